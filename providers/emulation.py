@@ -1,0 +1,257 @@
+"""Shared machinery of the provider emulators: fault injection, a request log, loopback serving.
+
+Each emulator is a Starlette app wrapped in ``EmulatorMiddleware``. Tests in the same process
+steer faults through ``Emulator.faults``; clients in other processes POST the same settings as JSON
+to ``/_emulator/faults`` (and read ``/_emulator/requests``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+FaultKind = Literal["status", "latency", "drop", "malformed", "html", "lose_response"]
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour, applied to the next ``times`` matching requests.
+
+    kinds: ``status`` answers ``status`` with ``body``/``headers`` instead of the real handler;
+    ``latency`` sleeps ``seconds`` then serves normally; ``drop`` starts a response and cuts the
+    connection; ``malformed`` answers 200 with broken JSON; ``html`` answers ``status`` (default
+    502) with an HTML error page; ``lose_response`` runs the real handler (its effects happen) and
+    then drops the connection instead of answering.
+    """
+
+    kind: FaultKind
+    times: int = 1
+    status: int = 503
+    seconds: float = 0.0
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    path: str = ""  # prefix the request path must start with ("" = any)
+    method: str = ""  # "" = any
+
+    def matches(self, method: str, path: str) -> bool:
+        return path.startswith(self.path) and (not self.method or self.method.upper() == method)
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def params(self, key: str) -> list[str]:
+        return [v for k, v in self.query if k == key]
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class Emulator:
+    """State shared by one emulator app: faults to inject, requests seen, added latency."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.faults: list[Fault] = []
+        self.requests: list[RecordedRequest] = []
+        self.latency: float = 0.0  # added to every request
+        self.record = True
+        self.app: ASGIApp | None = None
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """Put ``app`` behind fault injection and recording; the result is also ``self.app``."""
+        self.app = EmulatorMiddleware(app, self)
+        return self.app
+
+    def inject(self, fault: Fault | None = None, /, **kw: Any) -> Fault:
+        f = fault or Fault(**kw)
+        self.faults.append(f)
+        return f
+
+    def reset(self) -> None:
+        self.faults.clear()
+        self.requests.clear()
+        self.latency = 0.0
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        for f in self.faults:
+            if f.times > 0 and f.matches(method, path):
+                f.times -= 1
+                if f.times <= 0:
+                    self.faults.remove(f)
+                return f
+        return None
+
+
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+
+
+class EmulatorMiddleware:
+    """ASGI middleware: records requests, injects faults, serves the ``/_emulator`` control routes."""
+
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        emu = self.emulator
+        method: str = scope["method"]
+        path: str = scope["path"]
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+
+        if path.startswith("/_emulator/"):
+            await self._control(path, method, body, send)
+            return
+
+        if emu.record:
+            from urllib.parse import parse_qsl
+
+            emu.requests.append(
+                RecordedRequest(
+                    method=method,
+                    path=path,
+                    query=parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True),
+                    headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
+                    body=body,
+                )
+            )
+
+        sent_body = False
+
+        async def replay() -> Message:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        if emu.latency:
+            await anyio.sleep(emu.latency)
+        fault = emu.take_fault(method, path)
+        if fault is None:
+            await self.app(scope, replay, send)
+            return
+        if fault.kind == "latency":
+            await anyio.sleep(fault.seconds)
+            await self.app(scope, replay, send)
+        elif fault.kind == "status":
+            payload = fault.body
+            raw = payload if isinstance(payload, bytes) else b"" if payload is None else json.dumps(payload).encode()
+            ctype = "application/json" if raw and not isinstance(payload, bytes) else "text/plain"
+            await _respond(send, fault.status, raw, {"content-type": ctype, **fault.headers})
+        elif fault.kind == "malformed":
+            await _respond(send, 200, b'{"results": [{"id": 1, "name": "trunc', {"content-type": "application/json"})
+        elif fault.kind == "html":
+            await _respond(send, fault.status if fault.status != 503 else 502, HTML_PAGE, {"content-type": "text/html"})
+        elif fault.kind == "drop":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
+            raise ConnectionAbortedError("emulator: injected dropped connection")
+        elif fault.kind == "lose_response":
+
+            async def swallow(message: Message) -> None:
+                return None
+
+            await self.app(scope, replay, swallow)
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
+            raise ConnectionAbortedError("emulator: injected lost response")
+
+    async def _control(self, path: str, method: str, body: bytes, send: Send) -> None:
+        emu = self.emulator
+        if path == "/_emulator/faults" and method == "POST":
+            spec = json.loads(body or b"{}")
+            if spec.get("reset"):
+                emu.reset()
+            if "latency" in spec:
+                emu.latency = float(spec["latency"])
+            for f in spec.get("faults", []):
+                emu.inject(Fault(**f))
+            await _respond(send, 200, b'{"ok": true}', {"content-type": "application/json"})
+        elif path == "/_emulator/requests":
+            data = [
+                {"method": r.method, "path": r.path, "query": r.query, "body": r.body.decode("utf-8", "replace")}
+                for r in emu.requests
+            ]
+            await _respond(send, 200, json.dumps(data).encode(), {"content-type": "application/json"})
+        else:
+            await _respond(send, 404, b"", {})
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: dict[str, str]) -> None:
+    raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    raw_headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LoopbackServer:
+    """Serves an ASGI app with uvicorn on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: ASGIApp, port: int = 0, host: str = "127.0.0.1") -> None:
+        import uvicorn
+
+        self.host = host
+        self.port = port or free_port(host)
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_level="critical", lifespan="off", access_log=False, loop="asyncio"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name=f"emulator:{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        asyncio.run(self._server.serve())
+
+    def start(self) -> LoopbackServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"emulator on port {self.port} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def serve(app: ASGIApp, port: int = 0) -> Iterator[LoopbackServer]:
+    server = LoopbackServer(app, port=port).start()
+    try:
+        yield server
+    finally:
+        server.stop()

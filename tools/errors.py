@@ -1,0 +1,87 @@
+"""Tool failures as actionable ``isError`` results: what, why, retryable or not, what to change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from providers.errors import ProviderError
+
+
+class ToolFailure(ToolError):
+    """A failure the model can act on. Raised by handlers; rendered by the server."""
+
+    def __init__(
+        self,
+        category: str,
+        message: str,
+        *,
+        provider: str | None = None,
+        field: str | None = None,
+        fix: str | None = None,
+        retryable: bool = False,
+        retry_after_seconds: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.category = category
+        self.message = message
+        self.provider = provider
+        self.field = field
+        self.fix = fix
+        self.retryable = retryable
+        self.retry_after_seconds = retry_after_seconds
+
+    @classmethod
+    def from_provider(cls, err: ProviderError) -> ToolFailure:
+        retry_after = err.retry_after
+        return cls(
+            err.category,
+            err.message,
+            provider=err.provider,
+            field=err.field,
+            fix=err.hint or _DEFAULT_FIX.get(err.category),
+            retryable=err.retryable,
+            retry_after_seconds=None if retry_after is None else round(retry_after, 1),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"category": self.category, "message": self.message, "retryable": self.retryable}
+        for key in ("provider", "field", "fix", "retry_after_seconds"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
+
+    def render(self) -> str:
+        where = f"{self.provider} " if self.provider else ""
+        head = f"Error ({where}{self.category}"
+        if self.field:
+            head += f", field '{self.field}'"
+        head += f"): {self.message}"
+        lines = [head]
+        if self.retryable:
+            wait = f" after {self.retry_after_seconds:g} s" if self.retry_after_seconds is not None else ""
+            lines.append(f"Retryable: yes{wait}.")
+        else:
+            lines.append("Retryable: no (the same call will fail the same way).")
+        if self.fix:
+            lines.append(f"What to do: {self.fix}")
+        return "\n".join(lines)
+
+
+def invalid(field: str, message: str, fix: str | None = None, provider: str | None = None) -> ToolFailure:
+    return ToolFailure("invalid_input", message, field=field, fix=fix, provider=provider)
+
+
+_DEFAULT_FIX = {
+    "invalid_input": "Correct the named field and call again.",
+    "not_configured": "Ask the person who installed casebridge to set this provider's credentials.",
+    "authentication": "The configured credentials were refused; they need to be checked (casebridge doctor).",
+    "not_found": "Check the case ref; search_cases returns valid refs.",
+    "rate_limited": "Wait, then call again with the same arguments.",
+    "provider_unavailable": "Call again shortly.",
+    "provider_rejected": "Change the request as the message says.",
+    "timeout": "Call again shortly, or narrow the request.",
+    "malformed_response": "Call again shortly; if it persists the service may be changing its API.",
+}

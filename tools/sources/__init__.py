@@ -1,0 +1,1 @@
+"""Per-provider adapters: turn validated tool inputs into provider client calls and results."""

@@ -1,0 +1,56 @@
+"""The contract every provider adapter meets, so ``search_cases``/``get_case`` stay generic."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from tools.models import CaseDetail, CaseSummary, ProviderName
+
+# Continuation state a source needs to fetch the next page. It travels inside the opaque cursor,
+# so it must be JSON-serialisable and small; sources re-validate it when it comes back.
+PageState = dict[str, Any]
+
+
+@dataclass
+class Page:
+    cases: list[CaseSummary]
+    state: PageState | None = None  # None: no more pages
+    total: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Source(ABC):
+    """One provider as the tools see it.
+
+    ``filters_model`` is the pydantic model of the provider's search filters (it becomes part of
+    ``search_cases``' input schema); ``includes`` names the extra sections ``get_case`` can add.
+    Provider errors (``providers.errors.ProviderError``) propagate; the tools turn them into
+    actionable results. Bad page state raises ``ValueError``.
+    """
+
+    name: ClassVar[ProviderName]
+    filters_model: ClassVar[type[BaseModel]]
+    includes: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, *, sandbox: bool = False) -> None:
+        self.sandbox = sandbox
+
+    def ref(self, case_id: str | int) -> str:
+        return f"{self.name}:{case_id}"
+
+    @abstractmethod
+    def check_id(self, case_id: str) -> str:
+        """The id normalised, or ``ValueError`` saying what a valid id looks like."""
+
+    @abstractmethod
+    async def search(self, filters: BaseModel, state: PageState | None, limit: int) -> Page: ...
+
+    @abstractmethod
+    async def get(self, case_id: str, include: frozenset[str]) -> CaseDetail: ...
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        pass
