@@ -31,7 +31,7 @@ Response = httpx.Response
 Request = httpx.Request
 AsyncBaseTransport = httpx.AsyncBaseTransport
 ASGITransport = httpx.ASGITransport
-QueryParams = Mapping[str, str | int | float | bool | None | Iterable[str | int]]
+QueryParams = Mapping[str, str | int | float | bool | Iterable[str | int] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,9 +205,9 @@ class ProviderHTTP:
             ) from exc
 
 
-def _clean_params(params: QueryParams | None) -> list[tuple[str, str]]:
+def _clean_params(params: QueryParams | None) -> list[tuple[str, str | int | float | bool | None]]:
     """Query pairs with None dropped, booleans as true/false and sequences as repeated keys."""
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str | int | float | bool | None]] = []
     for key, value in (params or {}).items():
         if value is None:
             continue

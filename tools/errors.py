@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from pydantic import ValidationError
 
 from providers.errors import ProviderError
+from tools.text import one_line
 
 
 class ToolFailure(ToolError):
@@ -46,7 +48,11 @@ class ToolFailure(ToolError):
         )
 
     def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"category": self.category, "message": self.message, "retryable": self.retryable}
+        data: dict[str, Any] = {
+            "category": self.category,
+            "message": self.message,
+            "retryable": self.retryable,
+        }
         for key in ("provider", "field", "fix", "retry_after_seconds"):
             value = getattr(self, key)
             if value is not None:
@@ -85,3 +91,42 @@ _DEFAULT_FIX = {
     "timeout": "Call again shortly, or narrow the request.",
     "malformed_response": "Call again shortly; if it persists the service may be changing its API.",
 }
+
+
+def failure_from_exception(exc: ToolError) -> ToolFailure:
+    """The actionable failure behind whatever the SDK raised for a tool call."""
+    cause = exc.__cause__
+    if isinstance(exc, ToolFailure):
+        return exc
+    if isinstance(cause, ToolFailure):
+        return cause
+    if isinstance(cause, ProviderError):
+        return ToolFailure.from_provider(cause)
+    if isinstance(cause, ValidationError):
+        return from_validation(cause)
+    if isinstance(exc, UnexpectedToolError):
+        return ToolFailure(
+            "internal",
+            "casebridge hit an unexpected error handling this call (logged on the server)",
+            retryable=False,
+            fix="Try different arguments; if it persists, report it with the server log.",
+        )
+    message = str(exc).removeprefix("Error executing tool ")
+    return ToolFailure("invalid_input", message[:300], fix="Check the tool name and arguments against tools/list.")
+
+
+def from_validation(err: ValidationError) -> ToolFailure:
+    problems = []
+    errors = err.errors(include_url=False, include_input=False)
+    for e in errors[:5]:
+        loc = ".".join(str(p) for p in e["loc"]) or "arguments"
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        problems.append(f"{one_line(loc, 80)}: {one_line(msg, 300)}")
+    more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+    first = ".".join(str(p) for p in errors[0]["loc"]) if errors else None
+    return ToolFailure(
+        "invalid_input",
+        "; ".join(problems) + more,
+        field=one_line(first, 80) if first else None,
+        fix="Correct the named field(s) and call again; the tool's input schema lists what is valid.",
+    )

@@ -26,7 +26,7 @@ class Vocabulary(Generic[K]):
 
     def __init__(self, name: str, table: Mapping[K, str], aliases: Mapping[str, K] | None = None) -> None:
         self.name = name
-        self.table = dict(table)
+        self.table: dict[K, str] = dict(table)
         self._index: dict[str, K] = {}
         for key, label in self.table.items():
             self._index.setdefault(_norm(label), key)

@@ -1,0 +1,1 @@
+"""Certn public API ("Centric"): client, vocabularies and emulator."""

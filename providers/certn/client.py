@@ -1,0 +1,417 @@
+"""Async client for the Certn public API ("Centric"): typed wire models and error mapping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import parse_qs, quote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from providers.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    MalformedResponse,
+    NotFound,
+    ProviderError,
+    RateLimited,
+    Rejected,
+    Unavailable,
+)
+from providers.http import AsyncBaseTransport as Transport
+from providers.http import HttpPolicy, ProviderHTTP, Response, json_body, parse_retry_after
+
+PROVIDER = "certn"
+DEFAULT_BASE_URL = "https://api.sandbox.certn.co"
+MAX_PAGE_SIZE = 100
+AUTH_HINT = (
+    "Check CERTN_API_KEY: it must be a current key from the Certn Client Portal "
+    "(Settings > Integrations). Keys expire 365 days after creation."
+)
+
+_THROTTLE_SECONDS = re.compile(r"available in (\d+(?:\.\d+)?) second", re.IGNORECASE)
+
+
+class Wire(BaseModel):
+    """Base of the wire models: unknown fields are kept, so API additions never break parsing."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class CertnCheck(Wire):
+    id: str | None = None
+    short_id: str | None = None
+    type: str | None = None
+    status: str | None = None
+    score: str | None = None
+    sub_score: str | None = None
+    adjudication_score: str | None = None
+    adjudication_sub_score: str | None = None
+    output_claims: dict[str, Any] | None = None
+
+
+class CertnCase(Wire):
+    id: str
+    short_id: str | None = None
+    created: str | None = None
+    modified: str | None = None
+    overall_status: str | None = None
+    overall_score: str | None = None
+    email_address: str | None = None
+    group: str | dict[str, Any] | None = None
+    tags: list[str] = Field(default_factory=list)
+    input_claims: dict[str, Any] | None = None
+    checks: list[CertnCheck] = Field(default_factory=list)
+    invite_link: str | None = None
+
+    @field_validator("tags", "checks", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @property
+    def group_id(self) -> str | None:
+        if isinstance(self.group, dict):
+            gid = self.group.get("id")
+            return None if gid is None else str(gid)
+        return self.group
+
+    @property
+    def applicant_name(self) -> str | None:
+        """Given and family name from the input claims, as the applicant entered them."""
+        name = (self.input_claims or {}).get("name")
+        if not isinstance(name, dict):
+            return None
+        parts = [str(name[k]) for k in ("given_name", "family_name") if name.get(k)]
+        return " ".join(parts) or None
+
+
+class Group(Wire):
+    id: str
+    short_id: str | None = None
+    name: str | None = None
+
+
+def _page_number(value: Any) -> int | None:
+    """A page number from an int, a numeric string or a DRF-style page URL (no ``page`` = 1)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    query = parse_qs(urlsplit(text).query)
+    pages = query.get("page")
+    if not pages:
+        return 1
+    return int(pages[0]) if pages[0].isdigit() else None
+
+
+class _Paged(Wire):
+    """The ``pagination`` block flattened; the legacy DRF ``count/next/previous`` shape is accepted."""
+
+    result_count: int | None = None
+    page_count: int | None = None
+    page_size: int | None = None
+    current_page: int | None = None
+    next_page: int | None = None
+    previous_page: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = {k: v for k, v in data.items() if k not in ("pagination", "count", "next", "previous")}
+        block = data.get("pagination")
+        if isinstance(block, dict):
+            out.update(block)
+        else:
+            out.setdefault("result_count", data.get("count"))
+            out.setdefault("next_page", data.get("next"))
+            out.setdefault("previous_page", data.get("previous"))
+        out["next_page"] = _page_number(out.get("next_page"))
+        out["previous_page"] = _page_number(out.get("previous_page"))
+        if out.get("current_page") is None:
+            if out["previous_page"] is not None:
+                out["current_page"] = out["previous_page"] + 1
+            elif out["next_page"] is not None:
+                out["current_page"] = out["next_page"] - 1
+        return out
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_page is not None
+
+
+class CasePage(_Paged):
+    results: list[CertnCase] = Field(default_factory=list)
+
+
+class GroupPage(_Paged):
+    results: list[Group] = Field(default_factory=list)
+
+
+class SupplementaryFile(Wire):
+    name: str | None = None
+    url: str | None = None
+
+
+class _SupplementaryCheck(Wire):
+    id: str | None = None
+    short_id: str | None = None
+    type: str | None = None
+    status: str | None = None
+
+
+class CheckSupplementaryInformation(_SupplementaryCheck):
+    supplementary_information: dict[str, Any] | list[Any] | None = None
+
+
+class CheckSupplementaryFiles(_SupplementaryCheck):
+    supplementary_files: list[SupplementaryFile] = Field(default_factory=list)
+
+    @field_validator("supplementary_files", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+def _checks_envelope(data: Any) -> Any:
+    # The exact envelope is not documented; a bare list of checks is accepted as well.
+    return {"checks": data} if isinstance(data, list) else data
+
+
+class SupplementaryInformation(Wire):
+    id: str | None = None
+    checks: list[CheckSupplementaryInformation] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _envelope(cls, data: Any) -> Any:
+        return _checks_envelope(data)
+
+
+class SupplementaryFiles(Wire):
+    id: str | None = None
+    checks: list[CheckSupplementaryFiles] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _envelope(cls, data: Any) -> Any:
+        return _checks_envelope(data)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class CertnClient:
+    """Typed calls to one Certn account over one pooled ``ProviderHTTP``."""
+
+    def __init__(self, http: ProviderHTTP) -> None:
+        self.http = http
+
+    @classmethod
+    def connect(
+        cls,
+        base_url: str,
+        api_key: str,
+        *,
+        transport: Transport | None = None,
+        policy: HttpPolicy | None = None,
+    ) -> CertnClient:
+        http = ProviderHTTP(
+            PROVIDER,
+            base_url,
+            headers={"Authorization": f"Api-Key {api_key}"},
+            secrets=[api_key],
+            policy=policy,
+            transport=transport,
+        )
+        return cls(http)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> CertnClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def list_cases(
+        self,
+        *,
+        check_type: Sequence[str] = (),
+        email_address: str | None = None,
+        group: Sequence[str] = (),
+        order_timeframe_after: date | None = None,
+        order_timeframe_before: date | None = None,
+        ordered_by: Sequence[str] = (),
+        overall_status: Sequence[str] = (),
+        tag: Sequence[str] = (),
+        page: int = 1,
+        page_size: int = 10,
+    ) -> CasePage:
+        """One page of cases; array filters are OR within a filter, AND across filters."""
+        self._check_paging(page, page_size)
+        params = {
+            "check_type": _seq(check_type),
+            "email_address": email_address,
+            "group": _seq(group),
+            "order_timeframe_after": order_timeframe_after.isoformat() if order_timeframe_after else None,
+            "order_timeframe_before": order_timeframe_before.isoformat() if order_timeframe_before else None,
+            "ordered_by": _seq(ordered_by),
+            "overall_status": _seq(overall_status),
+            "tag": _seq(tag),
+            "page": page,
+            "page_size": page_size,
+        }
+        response = await self.http.get("api/public/cases/", params=params)
+        return self._parse(CasePage, response, what="case list")
+
+    async def get_case(self, case_id: str) -> CertnCase:
+        response = await self.http.get(f"api/public/cases/{_segment(case_id)}/")
+        return self._parse(CertnCase, response, what=f"case {case_id}")
+
+    async def supplementary_information(self, case_id: str) -> SupplementaryInformation:
+        response = await self.http.get(f"api/public/cases/{_segment(case_id)}/supplementary-information/")
+        return self._parse(SupplementaryInformation, response, what=f"case {case_id}")
+
+    async def supplementary_files(self, case_id: str) -> SupplementaryFiles:
+        response = await self.http.get(f"api/public/cases/{_segment(case_id)}/supplementary-files/")
+        return self._parse(SupplementaryFiles, response, what=f"case {case_id}")
+
+    async def list_groups(self, *, page: int = 1, page_size: int = MAX_PAGE_SIZE) -> GroupPage:
+        self._check_paging(page, page_size)
+        response = await self.http.get("api/public/groups/", params={"page": page, "page_size": page_size})
+        return self._parse(GroupPage, response, what="group list")
+
+    @staticmethod
+    def _check_paging(page: int, page_size: int) -> None:
+        if page < 1:
+            raise InvalidRequest(PROVIDER, f"page must be 1 or more, not {page}", field="page")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidRequest(
+                PROVIDER, f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}", field="page_size"
+            )
+
+    def _parse(self, model: type[M], response: Response, *, what: str, write: bool = False) -> M:
+        data = self._body(response, what=what, write=write)
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise MalformedResponse(
+                PROVIDER,
+                f"the {what} answer does not have the documented shape ({exc.error_count()} problems)",
+                hint="The service answered in an unexpected format; retry later.",
+                status=response.status_code,
+            ) from exc
+
+    def _body(self, response: Response, *, what: str, write: bool = False) -> Any:
+        """The JSON body of a 2xx answer, or the typed error the answer stands for."""
+        if 200 <= response.status_code < 300:
+            data = json_body(PROVIDER, response)
+            if not isinstance(data, dict | list):
+                raise MalformedResponse(
+                    PROVIDER, f"the {what} answer is not a JSON object", status=response.status_code
+                )
+            return data
+        _raise_for_status(self.http, response, what=what, write=write)
+
+
+def _seq(values: Sequence[str] | str) -> list[str]:
+    # A bare string is one value, not a sequence of characters.
+    return [values] if isinstance(values, str) else [str(v) for v in values]
+
+
+def _segment(case_id: str) -> str:
+    text = str(case_id).strip()
+    if not text:
+        raise InvalidRequest(PROVIDER, "a case id is required", field="case_id")
+    return quote(text, safe="")
+
+
+def _error_details(response: Response) -> tuple[str | None, list[dict[str, Any]]]:
+    """``type`` and the ``errors`` list of a Certn error body; (None, []) when it has another shape."""
+    try:
+        data = response.json()
+    except ValueError:
+        return None, []
+    if not isinstance(data, dict):
+        return None, []
+    errors = data.get("errors")
+    items = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+    if not items and isinstance(data.get("detail"), str):  # legacy DRF {"detail": "..."}
+        items = [{"detail": data["detail"]}]
+    kind = data.get("type")
+    return (kind if isinstance(kind, str) else None), items
+
+
+def _raise_for_status(http: ProviderHTTP, response: Response, *, what: str, write: bool = False) -> NoReturn:
+    """Raise the typed error for a non-2xx Certn answer. Reads and writes share it (``write``
+    makes a 400 a ``Rejected`` instead of an ``InvalidRequest``)."""
+    status = response.status_code
+    kind, items = _error_details(response)
+    details = [str(e.get("detail")).strip() for e in items if e.get("detail")]
+    detail = "; ".join(details)[:500]
+    attrs = [str(e["attr"]) for e in items if e.get("attr")]
+    field = attrs[0] if attrs else None
+    ctype = response.headers.get("content-type", "unknown content type").split(";")[0]
+    said = http.redact(f": {detail}" if detail else f" ({ctype})")
+    err: ProviderError
+
+    if status in (401, 403):
+        err = AuthenticationFailed(
+            PROVIDER,
+            http.redact(f"the API key was refused (HTTP {status}){said}"),
+            hint=AUTH_HINT,
+            status=status,
+        )
+    elif status == 404:
+        if detail.lower().startswith("invalid page"):
+            err = InvalidRequest(PROVIDER, f"the {what} has no such page (HTTP 404{said})", status=status, field="page")
+        else:
+            err = NotFound(
+                PROVIDER,
+                http.redact(f"{what} not found (HTTP 404{said})"),
+                hint="Check the case id; search_cases returns valid refs.",
+                status=status,
+            )
+    elif status == 429:
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is None:
+            match = _THROTTLE_SECONDS.search(detail)
+            wait = float(match.group(1)) if match else None
+        err = RateLimited(
+            PROVIDER,
+            f"too many requests (HTTP 429){said}",
+            retry_after=wait,
+            hint="Wait before calling again." if wait is None else f"Wait {wait:g} s before calling again.",
+        )
+    elif status >= 500:
+        err = Unavailable(
+            PROVIDER,
+            f"the service failed (HTTP {status}){said}",
+            hint="Certn is having trouble; retry shortly.",
+            status=status,
+        )
+    elif kind is None and not items:
+        err = MalformedResponse(
+            PROVIDER,
+            f"HTTP {status} with a body that is not a Certn error ({ctype})",
+            hint="The service answered in an unexpected format; retry later.",
+            status=status,
+        )
+    elif status == 400 or kind == "validation_error":
+        message = http.redact(detail or "the request was refused as invalid")
+        if write:
+            err = Rejected(PROVIDER, message, status=status, field=field, hint="Change the named field.")
+        else:
+            err = InvalidRequest(PROVIDER, message, status=status, field=field)
+    else:
+        err = Rejected(PROVIDER, http.redact(f"HTTP {status}{said}"), status=status, field=field)
+    raise err

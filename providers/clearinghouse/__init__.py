@@ -1,0 +1,1 @@
+"""Civil Rights Litigation Clearinghouse (API v2.1): client, vocabularies, emulator."""

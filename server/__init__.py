@@ -1,0 +1,1 @@
+"""The casebridge process: command line, settings, MCP server wiring and transports."""

@@ -1,0 +1,209 @@
+"""The ``casebridge`` command: serve MCP (stdio, Streamable HTTP, SSE) or run a helper command."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hmac
+import ipaddress
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+
+from providers import __version__
+
+log = logging.getLogger("casebridge")
+
+LOOPBACK_NAMES = {"localhost"}
+MAX_REQUEST_BODY = 1_000_000
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="casebridge",
+        description="MCP server for case lookup in the Civil Rights Litigation Clearinghouse, CommCare HQ and Certn.",
+    )
+    parser.add_argument("--version", action="version", version=f"casebridge {__version__}")
+    parser.add_argument(
+        "--transport",
+        choices=["stdio", "http", "sse"],
+        default="stdio",
+        help="MCP transport (default: stdio)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address for http/sse (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port for http/sse (default: 8000)")
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="use the built-in emulators with synthetic data; no credentials needed",
+    )
+    parser.add_argument("--read-only", action="store_true", help="offer no tool that changes anything")
+    parser.add_argument("--log-level", default="WARNING", help="stderr log level (default: WARNING)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sb = sub.add_parser("sandbox", help="serve the three emulators on loopback for other clients")
+    sb.add_argument("--port", type=int, default=8765, dest="sandbox_port", help="port (default: 8765)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        stream=sys.stderr,
+        format="casebridge %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "sandbox":
+        return serve_emulators(args.sandbox_port)
+    return serve(args)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from server.settings import Settings
+
+    settings = Settings()
+    token = settings.casebridge_http_token.get_secret_value() if settings.casebridge_http_token else None
+    if args.transport != "stdio" and not _is_loopback(args.host) and not token:
+        sys.stderr.write(
+            f"casebridge: refusing to serve on {args.host} without CASEBRIDGE_HTTP_TOKEN; set it, or bind 127.0.0.1.\n"
+        )
+        return 2
+
+    from server.app import build_server
+    from server.wiring import build_registry
+
+    transports = None
+    if args.sandbox:
+        from server.sandbox import build_emulators, in_process_transports, sandbox_settings
+
+        settings = sandbox_settings(settings)
+        transports = in_process_transports(build_emulators())
+    registry = build_registry(settings, read_only=args.read_only, transports=transports)
+    registry.sandbox = bool(args.sandbox)
+    if not registry.configured:
+        log.warning(
+            "no provider is configured: every tool will explain how to configure one "
+            "(or run with --sandbox to try casebridge on synthetic data)"
+        )
+    server = build_server(registry)
+
+    async def run() -> None:
+        try:
+            if args.transport == "stdio":
+                await _until_signal(server.run_stdio_async, registry.aclose)
+            else:
+                await _serve_http(server, args, token)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await registry.aclose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(run)
+    return 0
+
+
+async def _until_signal(fn: Any, cleanup: Any) -> None:
+    """Run ``fn`` until it returns (stdin EOF) or SIGTERM/SIGINT arrives.
+
+    On a signal, provider clients are closed and the process exits at once: the stdio reader
+    blocks in a thread that cancellation cannot interrupt, so waiting for it could hang.
+    """
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    log.info("received signal %s, shutting down", signum)
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(3):
+                        await cleanup()
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(0)
+
+        tg.start_soon(watch)
+        await fn()
+        tg.cancel_scope.cancel()
+
+
+async def _serve_http(server: Any, args: argparse.Namespace, token: str | None) -> None:
+    import uvicorn
+
+    if args.transport == "http":
+        app = server.streamable_http_app(host=args.host, max_request_body_size=MAX_REQUEST_BODY)
+    else:
+        app = server.sse_app(host=args.host, max_request_body_size=MAX_REQUEST_BODY)
+    if token:
+        app = BearerTokenMiddleware(app, token)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    log.warning("casebridge %s serving %s on http://%s:%d", __version__, args.transport, args.host, args.port)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that
+    # was installed before it; a no-op one there makes a requested shutdown exit with status 0.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    await uvicorn.Server(config).serve()
+
+
+class BearerTokenMiddleware:
+    """Answers 401 and nothing else to any HTTP request without the configured bearer token."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            supplied = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(supplied, self._expected):
+                body = b'{"error": "unauthorized"}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"www-authenticate", b'Bearer realm="casebridge"'),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_emulators(port: int) -> int:
+    """``casebridge sandbox``: the three emulators on one loopback port, until interrupted."""
+    import uvicorn
+
+    from server.sandbox import build_emulators, combined_app
+
+    app = combined_app(build_emulators())
+    base = f"http://127.0.0.1:{port}"
+    from providers.certn import emulator as certn
+    from providers.clearinghouse import emulator as clearinghouse
+    from providers.commcare import emulator as commcare
+
+    sys.stderr.write(
+        "casebridge emulators (synthetic data) on " + base + "\n"
+        "Point a casebridge server at them with:\n"
+        f"  CLEARINGHOUSE_BASE_URL={base}/api/v2p1 CLEARINGHOUSE_API_TOKEN={clearinghouse.SANDBOX_TOKEN}\n"
+        f"  COMMCARE_BASE_URL={base} COMMCARE_DOMAIN={commcare.SANDBOX_DOMAIN} "
+        f"COMMCARE_USERNAME={commcare.SANDBOX_USERNAME} COMMCARE_API_KEY={commcare.SANDBOX_API_KEY}\n"
+        f"  CERTN_BASE_URL={base} CERTN_API_KEY={certn.SANDBOX_API_KEY}\n"
+        f"Faults: POST {base}/_emulator/<provider>/faults; requests seen: GET {base}/_emulator/<provider>/requests\n"
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    return 0

@@ -1,0 +1,80 @@
+"""Build the provider clients and tool adapters that a configuration enables."""
+
+from __future__ import annotations
+
+import logging
+
+from providers.http import AsyncBaseTransport, HttpPolicy
+from server.settings import Settings
+from tools.registry import SourceRegistry
+from tools.sources.base import Source
+
+log = logging.getLogger("casebridge")
+
+
+def build_registry(
+    settings: Settings,
+    *,
+    read_only: bool = False,
+    policy: HttpPolicy | None = None,
+    transports: dict[str, AsyncBaseTransport] | None = None,
+) -> SourceRegistry:
+    """Adapters for every provider whose credentials are set; half-set ones are named on stderr."""
+    transports = transports or {}
+    sources: dict[str, Source] = {}
+    for status in settings.provider_status():
+        if status.half_set:
+            log.warning(
+                "%s is partly configured and stays off: missing %s",
+                status.provider,
+                ", ".join(status.missing),
+            )
+    if settings.clearinghouse_api_token and settings.clearinghouse_api_token.get_secret_value():
+        from tools.sources.clearinghouse import ClearinghouseSource
+
+        from providers.clearinghouse.client import ClearinghouseClient
+
+        sources["clearinghouse"] = ClearinghouseSource(
+            ClearinghouseClient.connect(
+                settings.clearinghouse_base_url,
+                settings.clearinghouse_api_token.get_secret_value(),
+                transport=transports.get("clearinghouse"),
+                policy=policy,
+            ),
+            sandbox="clearinghouse" in transports,
+        )
+    if (
+        settings.commcare_username
+        and settings.commcare_domain
+        and settings.commcare_api_key
+        and settings.commcare_api_key.get_secret_value()
+    ):
+        from providers.commcare.client import CommCareClient
+        from tools.sources.commcare import CommCareSource
+
+        sources["commcare"] = CommCareSource(
+            CommCareClient.connect(
+                settings.commcare_base_url,
+                settings.commcare_username,
+                settings.commcare_api_key.get_secret_value(),
+                settings.commcare_domain,
+                transport=transports.get("commcare"),
+                policy=policy,
+            ),
+            sandbox="commcare" in transports,
+        )
+    if settings.certn_api_key and settings.certn_api_key.get_secret_value():
+        from tools.sources.certn import CertnSource
+
+        from providers.certn.client import CertnClient
+
+        sources["certn"] = CertnSource(
+            CertnClient.connect(
+                settings.certn_base_url,
+                settings.certn_api_key.get_secret_value(),
+                transport=transports.get("certn"),
+                policy=policy,
+            ),
+            sandbox="certn" in transports,
+        )
+    return SourceRegistry(sources=sources, read_only=read_only or settings.casebridge_read_only)  # type: ignore[arg-type]

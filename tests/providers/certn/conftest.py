@@ -1,0 +1,56 @@
+"""Fixtures for the Certn provider tests: one emulator on a loopback socket, a fast-policy client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from providers.certn.client import CertnClient
+from providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
+from providers.emulation import LoopbackServer, serve
+from providers.http import HttpPolicy
+
+FAST = HttpPolicy(
+    connect_timeout=1.0,
+    read_timeout=2.0,
+    deadline=4.0,
+    attempts=3,
+    wait_initial=0.01,
+    wait_max=0.02,
+    wait_jitter=0.0,
+    max_retry_after=1.0,
+)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[CertnEmulator, LoopbackServer]]:
+    emu = build()
+    with serve(emu.app) as server:
+        yield emu, server
+
+
+@pytest.fixture
+def emu(served: tuple[CertnEmulator, LoopbackServer]) -> Iterator[CertnEmulator]:
+    """The module's emulator with faults and the request log cleared (its store must not be changed)."""
+    emulator = served[0]
+    emulator.reset()
+    yield emulator
+    emulator.reset()
+
+
+@pytest.fixture
+def base_url(served: tuple[CertnEmulator, LoopbackServer]) -> str:
+    return served[1].url
+
+
+@pytest.fixture
+async def client(emu: CertnEmulator, base_url: str) -> AsyncIterator[CertnClient]:
+    c = CertnClient.connect(base_url, SANDBOX_API_KEY, policy=FAST)
+    yield c
+    await c.aclose()
+
+
+@pytest.fixture
+def fast_policy() -> HttpPolicy:
+    return FAST

@@ -1,0 +1,68 @@
+"""Opaque, stateless page cursors: everything needed for the next page travels inside.
+
+A cursor is URL-safe base64 of a checksum plus zlib-compressed JSON ``{v, p, f, s}``: version,
+provider, the search's filters and the provider adapter's page state. The checksum catches
+truncated or edited cursors; it is not a security boundary, because everything decoded is
+validated again (filters through the same pydantic model as a fresh call, state by the adapter),
+so a forged cursor can only ask for what a valid call could ask for.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+VERSION = 1
+MAX_CURSOR_LENGTH = 4096
+_MAX_PAYLOAD = 16384
+_KEY = b"casebridge-cursor-v1"
+
+
+@dataclass(frozen=True)
+class CursorData:
+    provider: str
+    filters: dict[str, Any]
+    state: dict[str, Any]
+
+
+class CursorError(ValueError):
+    pass
+
+
+def encode(provider: str, filters: dict[str, Any], state: dict[str, Any]) -> str:
+    payload = json.dumps({"v": VERSION, "p": provider, "f": filters, "s": state}, separators=(",", ":"), sort_keys=True)
+    raw = zlib.compress(payload.encode(), 9)
+    digest = hashlib.blake2b(raw, digest_size=8, key=_KEY).digest()
+    return base64.urlsafe_b64encode(digest + raw).rstrip(b"=").decode()
+
+
+def decode(cursor: str) -> CursorData:
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise CursorError("the cursor is longer than any cursor casebridge issues")
+    try:
+        blob = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise CursorError("the cursor is not valid base64") from exc
+    digest, raw = blob[:8], blob[8:]
+    if len(digest) < 8 or hashlib.blake2b(raw, digest_size=8, key=_KEY).digest() != digest:
+        raise CursorError("the cursor was altered or cut short")
+    try:
+        inflater = zlib.decompressobj()
+        payload = inflater.decompress(raw, _MAX_PAYLOAD)
+        data = json.loads(payload)
+    except (zlib.error, ValueError) as exc:
+        raise CursorError("the cursor's content is unreadable") from exc
+    if (
+        not isinstance(data, dict)
+        or data.get("v") != VERSION
+        or not isinstance(data.get("p"), str)
+        or not isinstance(data.get("f"), dict)
+        or not isinstance(data.get("s"), dict)
+    ):
+        raise CursorError("the cursor is not one casebridge issued")
+    return CursorData(provider=data["p"], filters=data["f"], state=data["s"])

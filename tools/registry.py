@@ -1,0 +1,54 @@
+"""The configured providers as the tools see them, and where each tool gets registered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tools.errors import ToolFailure
+from tools.models import PROVIDERS, ProviderName
+from tools.sources.base import Source
+
+CONFIG_HINTS: dict[str, str] = {
+    "clearinghouse": "set CLEARINGHOUSE_API_TOKEN (optionally CLEARINGHOUSE_BASE_URL)",
+    "commcare": "set COMMCARE_USERNAME, COMMCARE_API_KEY and COMMCARE_DOMAIN (optionally COMMCARE_BASE_URL)",
+    "certn": "set CERTN_API_KEY (optionally CERTN_BASE_URL)",
+}
+
+
+@dataclass
+class SourceRegistry:
+    """Adapters for the providers this server may use, keyed by provider name."""
+
+    sources: dict[ProviderName, Source] = field(default_factory=dict)
+    sandbox: bool = False
+    read_only: bool = False
+
+    @property
+    def configured(self) -> list[ProviderName]:
+        return [p for p in PROVIDERS if p in self.sources]
+
+    def get(self, provider: str) -> Source:
+        source: Source | None = self.sources.get(provider)  # type: ignore[call-overload]
+        if source is not None:
+            return source
+        if provider not in PROVIDERS:
+            raise ToolFailure(
+                "invalid_input",
+                f"unknown provider {provider[:40]!r}",
+                field="provider",
+                fix=f"Use one of: {', '.join(self.configured or PROVIDERS)}.",
+            )
+        offered = ", ".join(self.configured) or "none"
+        raise ToolFailure(
+            "not_configured",
+            f"{provider} is not configured on this server (configured: {offered})",
+            provider=provider,
+            fix=(
+                f"Use a configured provider, or ask whoever installed casebridge to {CONFIG_HINTS[provider]}; "
+                "to try casebridge without credentials, run it with --sandbox."
+            ),
+        )
+
+    async def aclose(self) -> None:
+        for source in self.sources.values():
+            await source.aclose()

@@ -1,0 +1,143 @@
+"""``search_cases``: filter one provider's cases, a page at a time."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+from mcp.server import MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field, ValidationError
+
+from tools import cursor as cursors
+from tools.errors import invalid
+from tools.models import PROVIDERS, ProviderName, SearchResult
+from tools.registry import SourceRegistry
+from tools.render import search_text, tool_result
+from tools.sources.certn import CertnFilters
+from tools.sources.clearinghouse import ClearinghouseFilters
+from tools.sources.commcare import CommCareFilters
+
+NAME = "search_cases"
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 50
+
+DESCRIPTION = (
+    "Search cases in one provider: clearinghouse (civil-rights lawsuits), commcare (client/patient "
+    "records) or certn (background checks). Give `provider` and that provider's filter object; "
+    "filters combine with AND. Enumerated filters take the label or the id. Results are one line "
+    "per case with a ref for get_case. For more, call again with only `cursor` = next_cursor."
+)
+
+ANNOTATIONS = ToolAnnotations(
+    title="Search cases",
+    read_only_hint=True,
+    destructive_hint=False,
+    idempotent_hint=True,
+    open_world_hint=True,
+)
+
+FILTER_MODELS: dict[ProviderName, type[BaseModel]] = {
+    "clearinghouse": ClearinghouseFilters,
+    "commcare": CommCareFilters,
+    "certn": CertnFilters,
+}
+
+
+def register(server: MCPServer, registry: SourceRegistry) -> None:
+    async def search_cases(
+        provider: Annotated[
+            ProviderName | None, Field(description="Service to search. Not needed with cursor.")
+        ] = None,
+        clearinghouse: ClearinghouseFilters | None = None,
+        commcare: CommCareFilters | None = None,
+        certn: CertnFilters | None = None,
+        limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Cases per page.")] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None,
+            Field(max_length=cursors.MAX_CURSOR_LENGTH, description="next_cursor of the previous page."),
+        ] = None,
+    ) -> Annotated[CallToolResult, SearchResult]:
+        given: dict[str, BaseModel] = {
+            name: model
+            for name, model in (("clearinghouse", clearinghouse), ("commcare", commcare), ("certn", certn))
+            if model is not None
+        }
+        if cursor is not None:
+            provider, filters, state = _continue(cursor, provider, given)
+        else:
+            provider = _choose_provider(provider, given, registry)
+            filters = given.get(provider) or FILTER_MODELS[provider]()
+            state = None
+        source = registry.get(provider)
+        try:
+            page = await source.search(filters, state, limit)
+        except ValueError as exc:  # page state rejected by the adapter: a forged or stale cursor
+            raise invalid(
+                "cursor", f"the cursor cannot be continued: {exc}", "Start the search again without cursor."
+            ) from exc
+        next_cursor = None
+        if page.state is not None:
+            next_cursor = cursors.encode(provider, filters.model_dump(mode="json", exclude_none=True), page.state)
+        result = SearchResult(
+            provider=provider,
+            sandbox=source.sandbox,
+            cases=page.cases,
+            total=page.total,
+            next_cursor=next_cursor,
+            truncated=next_cursor is not None,
+            notes=page.notes,
+        )
+        return tool_result(result, search_text(result))
+
+    server.add_tool(search_cases, name=NAME, description=DESCRIPTION, annotations=ANNOTATIONS)
+
+
+def _choose_provider(
+    provider: ProviderName | None, given: dict[str, BaseModel], registry: SourceRegistry
+) -> ProviderName:
+    if provider is None:
+        if len(given) == 1:
+            return cast(ProviderName, next(iter(given)))
+        if not given and len(registry.configured) == 1:
+            return registry.configured[0]
+        raise invalid(
+            "provider",
+            "no provider given",
+            f"Set provider to one of: {', '.join(registry.configured or PROVIDERS)}.",
+        )
+    others = [name for name in given if name != provider]
+    if others:
+        raise invalid(
+            others[0],
+            f"filters for {others[0]} were given but provider is {provider}",
+            f"Put the filters in the '{provider}' object, or set provider to {others[0]}.",
+        )
+    return provider
+
+
+def _continue(
+    cursor: str, provider: ProviderName | None, given: dict[str, BaseModel]
+) -> tuple[ProviderName, BaseModel, dict[str, Any]]:
+    fix = "Pass next_cursor exactly as returned, or start again without cursor."
+    try:
+        data = cursors.decode(cursor)
+    except cursors.CursorError as exc:
+        raise invalid("cursor", str(exc), fix) from exc
+    if data.provider not in FILTER_MODELS:
+        raise invalid("cursor", "the cursor is not one casebridge issued", fix)
+    cursor_provider: ProviderName = data.provider
+    if provider is not None and provider != cursor_provider:
+        raise invalid("cursor", f"the cursor belongs to a {cursor_provider} search, not {provider}", fix)
+    try:
+        filters = FILTER_MODELS[cursor_provider].model_validate(data.filters)
+    except ValidationError as exc:
+        raise invalid("cursor", "the cursor's filters are not valid", fix) from exc
+    for name, model in given.items():
+        same = name == cursor_provider and model.model_dump(mode="json", exclude_none=True) == data.filters
+        if not same:
+            raise invalid(
+                name,
+                "filters cannot change in the middle of a search",
+                "Call with only cursor to continue, or without cursor to start a new search.",
+            )
+    return cursor_provider, filters, data.state

@@ -1,0 +1,253 @@
+"""CommCare HQ as a case source: search via the v2 list API (cursor paging), details via v2 reads."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from providers.commcare.client import MAX_LIMIT, CaseV2, CommCareClient
+from providers.errors import NotFound
+from tools.models import CaseDetail, CaseSummary, Fact
+from tools.sources.base import Page, PageState, Source
+from tools.text import one_line
+
+MAX_PROPERTIES_SHOWN = 25
+MAX_CHILDREN = 25
+MAX_FETCHES_PER_PAGE = 3
+
+_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_CASE_ID = re.compile(r"^[A-Za-z0-9-]{6,64}$")
+_CURSOR = re.compile(r"^[A-Za-z0-9_\-+/=%.]{1,4096}$")
+_PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_ID_PATTERN)]
+CaseType = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ExternalId = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.:@#+/-]{0,99}$")
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=_NO_CONTROL)]
+PropertyValue = Annotated[str, StringConstraints(max_length=200, pattern=_NO_CONTROL)]
+
+
+def _check_properties(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not _PROPERTY_NAME.match(name) or name.lower().startswith("xml"):
+            raise ValueError(f"property name {name[:40]!r} is not valid: use letters, digits and _ (e.g. 'village')")
+    return value
+
+
+class CommCareFilters(BaseModel):
+    """CommCare search filters; all are optional and combine with AND."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_type: CaseType | None = Field(None, description="Case type, e.g. 'patient', 'household'.")
+    owner_id: Id | None = Field(None, description="Owner (user, group or location) id.")
+    status: Literal["open", "closed", "any"] = Field("any", description="Open or closed cases.")
+    name: Text | None = Field(None, description="Case name, exact match.")
+    external_id: ExternalId | None = Field(None, description="External id, exact match.")
+    modified_after: date | None = Field(None, description="Last modified on or after this date.")
+    modified_before: date | None = Field(None, description="Last modified on or before this date.")
+    opened_after: date | None = Field(None, description="Opened on or after this date.")
+    opened_before: date | None = Field(None, description="Opened on or before this date.")
+    closed_after: date | None = Field(None, description="Closed on or after this date.")
+    closed_before: date | None = Field(None, description="Closed on or before this date.")
+    properties: Annotated[dict[str, PropertyValue], AfterValidator(_check_properties)] | None = Field(
+        None,
+        max_length=10,
+        description="Case property equals value, e.g. {'village': 'Rampur'}; '' matches unset.",
+    )
+    parent_case_id: Id | None = Field(None, description="Only children of this case.")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> CommCareFilters:
+        for what in ("modified", "opened", "closed"):
+            after, before = getattr(self, f"{what}_after"), getattr(self, f"{what}_before")
+            if after and before and after > before:
+                raise ValueError(f"{what}_after must not be later than {what}_before")
+        return self
+
+    def to_params(self) -> dict[str, Any]:
+        """The v2 list query for these filters."""
+        params: dict[str, Any] = {
+            "case_type": self.case_type,
+            "owner_id": self.owner_id,
+            "case_name": self.name,
+            "external_id": self.external_id,
+            "indices.parent": self.parent_case_id,
+        }
+        if self.status != "any":
+            params["closed"] = self.status == "closed"
+        for what, wire in (("modified", "last_modified"), ("opened", "date_opened"), ("closed", "date_closed")):
+            after, before = getattr(self, f"{what}_after"), getattr(self, f"{what}_before")
+            if after:
+                params[f"{wire}.gte"] = after.isoformat()
+            if before:
+                # A bare date as "lte" covers that whole day.
+                params[f"{wire}.lte"] = before.isoformat()
+        for name, value in (self.properties or {}).items():
+            params[f"properties.{name}"] = value
+        return {k: v for k, v in params.items() if v is not None}
+
+
+class CommCareSource(Source):
+    name = "commcare"
+    filters_model = CommCareFilters
+    includes = frozenset({"parent", "children"})
+
+    def __init__(self, client: CommCareClient, *, sandbox: bool = False) -> None:
+        super().__init__(sandbox=sandbox)
+        self.client = client
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def check_id(self, case_id: str) -> str:
+        text = case_id.strip() if isinstance(case_id, str) else ""
+        if not _CASE_ID.match(text):
+            raise ValueError(
+                "a CommCare case id is 6-64 letters, digits or '-', e.g. "
+                "'2fd2b0a3-5c1c-4d2b-9ab3-6e4f9c8d1a77' or '45WKYXQRFFU3AT4Y022EX7HF2'"
+            )
+        return text
+
+    # -- search ----------------------------------------------------------------------------
+
+    async def search(self, filters: BaseModel, state: PageState | None, limit: int) -> Page:
+        if not isinstance(filters, CommCareFilters):
+            filters = CommCareFilters.model_validate(filters.model_dump())
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ValueError("limit must be between 1 and 1000")
+        cursor, skip = _read_state(state)
+        params = filters.to_params()
+
+        # State = (provider cursor of the page we are in, items of it already returned). A provider
+        # page may be longer than ours (a cursor keeps the limit it was made with), hence the skip.
+        out: list[CaseV2] = []
+        total: int | None = None
+        next_state: PageState | None = None
+        for fetch in range(MAX_FETCHES_PER_PAGE):
+            want = min(MAX_LIMIT, skip + limit - len(out))
+            page = await self.client.list_cases_v2(params if cursor is None else None, cursor=cursor, limit=want)
+            if total is None:
+                total = page.matching_records
+            take = page.cases[skip : skip + limit - len(out)]
+            out.extend(take)
+            consumed = skip + len(take)
+            if consumed < len(page.cases):
+                next_state = {"c": cursor, "k": consumed}
+                break
+            if page.cursor is None:
+                break
+            cursor, skip = page.cursor, 0
+            if len(out) >= limit or fetch == MAX_FETCHES_PER_PAGE - 1:
+                next_state = {"c": cursor, "k": 0}
+                break
+        return Page(cases=[self._summary(c) for c in out], state=next_state, total=total)
+
+    def _summary(self, case: CaseV2) -> CaseSummary:
+        facts: dict[str, Fact] = {"case_type": case.case_type, "owner": _short(case.owner_id)}
+        if case.external_id:
+            facts["external_id"] = one_line(case.external_id, 100)
+        if case.last_modified:
+            facts["modified"] = case.last_modified.date().isoformat()
+        return CaseSummary(
+            ref=self.ref(case.case_id),
+            title=one_line(case.case_name) or "(unnamed case)",
+            status="closed" if case.closed else "open",
+            date=case.date_opened.date().isoformat() if case.date_opened else None,
+            facts={k: v for k, v in facts.items() if v is not None},
+        )
+
+    # -- details ---------------------------------------------------------------------------
+
+    async def get(self, case_id: str, include: frozenset[str]) -> CaseDetail:
+        case_id = self.check_id(case_id)
+        unknown = include - self.includes
+        if unknown:
+            raise ValueError(f"unknown include {sorted(unknown)}; choose from {sorted(self.includes)}")
+        case = await self.client.get_case_v2(case_id)
+        notes: list[str] = []
+        truncated = False
+        facts: dict[str, Fact] = {
+            "case_type": case.case_type,
+            "owner_id": case.owner_id,
+            "external_id": case.external_id,
+            "opened": _iso(case.date_opened),
+            "modified": _iso(case.last_modified),
+            "closed": _iso(case.date_closed),
+        }
+        for name, index in case.indices.items():
+            facts[f"indices.{one_line(name, 64)}"] = f"{index.case_type or 'case'} {index.case_id}"
+        props = sorted(case.properties.items())
+        for name, value in props[:MAX_PROPERTIES_SHOWN]:
+            facts[f"properties.{one_line(name, 64)}"] = one_line(value)
+        if len(props) > MAX_PROPERTIES_SHOWN:
+            truncated = True
+            notes.append(f"Showing {MAX_PROPERTIES_SHOWN} of {len(props)} case properties.")
+        facts = {k: v for k, v in facts.items() if v is not None}
+
+        parent: CaseSummary | None = None
+        if "parent" in include:
+            link = case.indices.get("parent")
+            if link is None:
+                notes.append("This case has no parent.")
+            else:
+                try:
+                    parent = self._summary(await self.client.get_case_v2(link.case_id))
+                except NotFound:
+                    notes.append(f"The parent case {link.case_id} was not found.")
+
+        related: list[CaseSummary] = []
+        if "children" in include:
+            page = await self.client.list_cases_v2({"indices.parent": case.case_id}, limit=MAX_CHILDREN)
+            related = [self._summary(c) for c in page.cases]
+            if page.matching_records > len(related):
+                truncated = True
+                notes.append(
+                    f"Showing {len(related)} of {page.matching_records} child cases; "
+                    f"search with parent_case_id='{case.case_id}' for all."
+                )
+            elif not related:
+                notes.append("This case has no child cases.")
+
+        return CaseDetail(
+            ref=self.ref(case.case_id),
+            provider="commcare",
+            sandbox=self.sandbox,
+            title=one_line(case.case_name) or "(unnamed case)",
+            status="closed" if case.closed else "open",
+            url=None if self.sandbox else self.client.case_page_url(case.case_id),
+            facts=facts,
+            parent=parent,
+            related=related,
+            truncated=truncated,
+            notes=notes,
+        )
+
+
+def _read_state(state: PageState | None) -> tuple[str | None, int]:
+    if state is None:
+        return None, 0
+    if not isinstance(state, dict) or set(state) != {"c", "k"}:
+        raise ValueError("invalid CommCare page state")
+    cursor, skip = state["c"], state["k"]
+    if cursor is not None and (not isinstance(cursor, str) or not _CURSOR.match(cursor)):
+        raise ValueError("invalid CommCare page state (cursor)")
+    if isinstance(skip, bool) or not isinstance(skip, int) or not 0 <= skip < MAX_LIMIT:
+        raise ValueError("invalid CommCare page state (offset)")
+    return cursor, skip
+
+
+def _short(owner_id: str | None) -> str | None:
+    if not owner_id:
+        return None
+    return owner_id if len(owner_id) <= 12 else owner_id[:8] + "…"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
