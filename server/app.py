@@ -70,7 +70,9 @@ class CasebridgeServer(MCPServer[Any]):
             cached = self._schema_cache.get(tool.name)
             if cached is None:
                 out_schema = compact_schema(tool.output_schema) if tool.output_schema else None
-                cached = (compact_schema(tool.input_schema), out_schema)
+                in_schema = compact_schema(tool.input_schema)
+                hook = self.registry.schema_hooks.get(tool.name)
+                cached = (hook(in_schema) if hook else in_schema, out_schema)
                 self._schema_cache[tool.name] = cached
             out.append(tool.model_copy(update={"input_schema": cached[0], "output_schema": cached[1]}))
         return out

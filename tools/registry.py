@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tools.errors import ToolFailure
 from tools.models import PROVIDERS, ProviderName
@@ -22,6 +24,8 @@ class SourceRegistry:
     sources: dict[ProviderName, Source] = field(default_factory=dict)
     sandbox: bool = False
     read_only: bool = False
+    # Per-tool rewrites of the published input schema, e.g. to offer only configured providers.
+    schema_hooks: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def configured(self) -> list[ProviderName]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any, cast
 
 from mcp.server import MCPServer
@@ -90,6 +91,25 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         return tool_result(result, search_text(result))
 
     server.add_tool(search_cases, name=NAME, description=DESCRIPTION, annotations=ANNOTATIONS)
+    if registry.configured:
+        registry.schema_hooks[NAME] = lambda schema: offer_only(schema, registry.configured)
+
+
+def offer_only(schema: dict[str, Any], configured: list[ProviderName]) -> dict[str, Any]:
+    """The input schema with unconfigured providers' enum values and filter objects removed.
+
+    Validation still knows every provider, so a call naming an unconfigured one gets the
+    "not configured" explanation rather than a bare schema error.
+    """
+    schema = copy.deepcopy(schema)
+    props = schema["properties"]
+    props["provider"]["enum"] = list(configured)
+    defs = schema.get("$defs", {})
+    for name, model in FILTER_MODELS.items():
+        if name not in configured:
+            props.pop(name, None)
+            defs.pop(model.__name__, None)
+    return schema
 
 
 def _choose_provider(
