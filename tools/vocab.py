@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 K = TypeVar("K", int, str)
 
@@ -59,13 +61,23 @@ class Vocabulary(Generic[K]):
         hint = ", ".join(repr(s) for s in suggestions)
         raise ValueError(f"unknown {self.name} {text[:60]!r}; nearest valid labels: {hint}")
 
-    def field(self, description: str, *, list_labels: bool = True) -> Any:
-        """An ``Annotated`` type for a tool input: validated to the id, schema'd as a string."""
+    def field(self, description: str, *, list_labels: bool = True) -> LabelOrId:
+        """Metadata for ``Annotated[int, vocab.field("...")]``: validated to the id, schema'd as a string."""
         desc = description
         if list_labels:
             desc += " One of: " + "; ".join(self.labels) + "."
-        return Annotated[
-            Any,
-            BeforeValidator(self.resolve),
-            WithJsonSchema({"type": "string", "description": desc}),
-        ]
+        return LabelOrId(self.resolve, desc)
+
+
+class LabelOrId:
+    """pydantic metadata: run ``resolve`` before validation; publish a plain string schema."""
+
+    def __init__(self, resolve: Callable[[object], object], description: str) -> None:
+        self.resolve = resolve
+        self.description = description
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self.resolve, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "description": self.description}

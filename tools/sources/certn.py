@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -37,12 +37,8 @@ MAX_SECTION = 50
 FILES_NOTE = "file links expire 3 hours after this call"
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
-if TYPE_CHECKING:
-    StatusCode = str
-    CheckTypeCode = str
-else:
-    StatusCode = STATUS_VOCAB.field("Case status.", list_labels=True)
-    CheckTypeCode = CHECK_TYPE_VOCAB.field("Check type.", list_labels=True)
+StatusCode = Annotated[str, STATUS_VOCAB.field("Case status.")]
+CheckTypeCode = Annotated[str, CHECK_TYPE_VOCAB.field("Check type.")]
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, ClassVar, TypeAlias
+from typing import Annotated, ClassVar
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,38 +27,22 @@ VOCABULARIES: dict[str, Vocabulary[int]] = {
     name: Vocabulary(name.replace("_", " "), table) for name, table in vocab.FILTERS.items()
 }
 
-if TYPE_CHECKING:  # at runtime each is an Annotated type that resolves labels to ids
-    CaseStatus: TypeAlias = int
-    CaseOngoing: TypeAlias = int
-    CaseType: TypeAlias = int
-    DefendantLevel: TypeAlias = int
-    DefendantType: TypeAlias = int
-    FacilityType: TypeAlias = int
-    PlaintiffType: TypeAlias = int
-    ClassActionGranted: TypeAlias = int
-    SpecialCaseType: TypeAlias = int
-    ConstitutionalClause: TypeAlias = int
-    SettlementAgreement: TypeAlias = int
-    ReliefSources: TypeAlias = int
-    ReliefNatures: TypeAlias = int
-    TrialCourtStatus: TypeAlias = int
-    AppellateCourtStatus: TypeAlias = int
-else:
-    CaseStatus = VOCABULARIES["case_status"].field("Editorial status.")
-    CaseOngoing = VOCABULARIES["case_ongoing"].field("Whether the case is ongoing.")
-    CaseType = VOCABULARIES["case_type"].field("Case type.")
-    DefendantLevel = VOCABULARIES["defendant_level"].field("Level of a defendant.")
-    DefendantType = VOCABULARIES["defendant_type"].field("Type of a defendant.")
-    FacilityType = VOCABULARIES["facility_type"].field("Facility type.")
-    PlaintiffType = VOCABULARIES["plaintiff_type"].field("Type of a plaintiff.")
-    ClassActionGranted = VOCABULARIES["class_action_granted"].field("Class action outcome.")
-    SpecialCaseType = VOCABULARIES["special_case_type"].field("Special case type.")
-    ConstitutionalClause = VOCABULARIES["constitutional_clause"].field("Constitutional clause at issue.")
-    SettlementAgreement = VOCABULARIES["settlement_agreement"].field("Settlement status.")
-    ReliefSources = VOCABULARIES["relief_sources"].field("Source of relief.")
-    ReliefNatures = VOCABULARIES["relief_natures"].field("Nature of relief.")
-    TrialCourtStatus = VOCABULARIES["trial_court_litigation_status"].field("Trial court status.")
-    AppellateCourtStatus = VOCABULARIES["appellate_court_litigation_status"].field("Appellate status.")
+# Each resolves a label (any case) or id to the id; the schema lists the labels.
+CaseStatus = Annotated[int, VOCABULARIES["case_status"].field("Editorial status.")]
+CaseOngoing = Annotated[int, VOCABULARIES["case_ongoing"].field("Whether the case is ongoing.")]
+CaseType = Annotated[int, VOCABULARIES["case_type"].field("Case type.")]
+DefendantLevel = Annotated[int, VOCABULARIES["defendant_level"].field("Level of a defendant.")]
+DefendantType = Annotated[int, VOCABULARIES["defendant_type"].field("Type of a defendant.")]
+FacilityType = Annotated[int, VOCABULARIES["facility_type"].field("Facility type.")]
+PlaintiffType = Annotated[int, VOCABULARIES["plaintiff_type"].field("Type of a plaintiff.")]
+ClassActionGranted = Annotated[int, VOCABULARIES["class_action_granted"].field("Class action outcome.")]
+SpecialCaseType = Annotated[int, VOCABULARIES["special_case_type"].field("Special case type.")]
+ConstitutionalClause = Annotated[int, VOCABULARIES["constitutional_clause"].field("Constitutional clause at issue.")]
+SettlementAgreement = Annotated[int, VOCABULARIES["settlement_agreement"].field("Settlement status.")]
+ReliefSources = Annotated[int, VOCABULARIES["relief_sources"].field("Source of relief.")]
+ReliefNatures = Annotated[int, VOCABULARIES["relief_natures"].field("Nature of relief.")]
+TrialCourtStatus = Annotated[int, VOCABULARIES["trial_court_litigation_status"].field("Trial court status.")]
+AppellateCourtStatus = Annotated[int, VOCABULARIES["appellate_court_litigation_status"].field("Appellate status.")]
 
 _NUMERIC_ID = "numeric Clearinghouse id; only {} is documented"
 StateId = Annotated[int | None, Field(gt=0, lt=10**9, description=_NUMERIC_ID.format("5853 (Puerto Rico)"))]
