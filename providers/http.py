@@ -23,6 +23,8 @@ from providers import __version__
 from providers.errors import MalformedResponse, Timeout, Unavailable
 
 log = logging.getLogger("casebridge.http")
+# httpx2 logs every request URL at INFO; query strings can hold personal data (applicant e-mails).
+logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 USER_AGENT = f"casebridge/{__version__}"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})

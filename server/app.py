@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from mcp.server import MCPServer
@@ -19,6 +19,8 @@ from tools.errors import ToolFailure, failure_from_exception
 from tools.registry import SourceRegistry
 
 log = logging.getLogger("casebridge")
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 # A whole tool call, all provider requests included, ends well before the ~60 s after which
 # Claude Desktop abandons it.
@@ -78,13 +80,14 @@ class CasebridgeServer(MCPServer[Any]):
         return out
 
 
-def build_server(registry: SourceRegistry) -> CasebridgeServer:
+def build_server(registry: SourceRegistry, *, log_level: LogLevel = "WARNING") -> CasebridgeServer:
     server = CasebridgeServer(
         registry,
         name="casebridge",
         title="casebridge" + (" (sandbox)" if registry.sandbox else ""),
         version=__version__,
         instructions=INSTRUCTIONS,
+        log_level=log_level,
         website_url="https://github.com/casebridge/casebridge",
     )
     register_all(server, registry)

@@ -11,11 +11,14 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from providers import __version__
+
+if TYPE_CHECKING:
+    from server.app import LogLevel
 
 log = logging.getLogger("casebridge")
 
@@ -47,6 +50,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sb = sub.add_parser("sandbox", help="serve the three emulators on loopback for other clients")
     sb.add_argument("--port", type=int, default=8765, dest="sandbox_port", help="port (default: 8765)")
+    doc = sub.add_parser("doctor", help="check the configuration and each provider's credentials, print one table")
+    doc.add_argument("--sandbox", action="store_true", dest="doctor_sandbox", help="check the built-in sandbox")
     return parser.parse_args(argv)
 
 
@@ -59,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "sandbox":
         return serve_emulators(args.sandbox_port)
+    if args.command == "doctor":
+        from server.doctor import run_doctor
+
+        return run_doctor(sandbox=args.sandbox or args.doctor_sandbox)
     return serve(args)
 
 
@@ -77,19 +86,20 @@ def serve(args: argparse.Namespace) -> int:
     from server.wiring import build_registry
 
     transports = None
-    if args.sandbox:
+    sandbox = bool(args.sandbox or settings.casebridge_sandbox)
+    if sandbox:
         from server.sandbox import build_emulators, in_process_transports, sandbox_settings
 
         settings = sandbox_settings(settings)
         transports = in_process_transports(build_emulators())
     registry = build_registry(settings, read_only=args.read_only, transports=transports)
-    registry.sandbox = bool(args.sandbox)
+    registry.sandbox = sandbox
     if not registry.configured:
         log.warning(
             "no provider is configured: every tool will explain how to configure one "
             "(or run with --sandbox to try casebridge on synthetic data)"
         )
-    server = build_server(registry)
+    server = build_server(registry, log_level=_log_level(args.log_level))
 
     async def run() -> None:
         try:
@@ -173,6 +183,14 @@ class BearerTokenMiddleware:
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
+
+
+def _log_level(name: str) -> LogLevel:
+    upper = name.upper()
+    for level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        if upper == level:
+            return level
+    return "WARNING"
 
 
 def _is_loopback(host: str) -> bool:
