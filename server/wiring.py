@@ -30,9 +30,8 @@ def build_registry(
                 ", ".join(status.missing),
             )
     if settings.clearinghouse_api_token and settings.clearinghouse_api_token.get_secret_value():
-        from tools.sources.clearinghouse import ClearinghouseSource
-
         from providers.clearinghouse.client import ClearinghouseClient
+        from tools.sources.clearinghouse import ClearinghouseSource
 
         sources["clearinghouse"] = ClearinghouseSource(
             ClearinghouseClient.connect(
@@ -64,9 +63,8 @@ def build_registry(
             sandbox="commcare" in transports,
         )
     if settings.certn_api_key and settings.certn_api_key.get_secret_value():
-        from tools.sources.certn import CertnSource
-
         from providers.certn.client import CertnClient
+        from tools.sources.certn import CertnSource
 
         sources["certn"] = CertnSource(
             CertnClient.connect(
@@ -77,4 +75,13 @@ def build_registry(
             ),
             sandbox="certn" in transports,
         )
-    return SourceRegistry(sources=sources, read_only=read_only or settings.casebridge_read_only)  # type: ignore[arg-type]
+    registry = SourceRegistry(sources=sources, read_only=read_only or settings.casebridge_read_only)  # type: ignore[arg-type]
+    if "certn" in sources and not registry.read_only:
+        from server.ledger import OrderLedger
+
+        secrets = settings.secret_values()
+        if "certn" in transports:  # the in-process sandbox: its ledger lives and dies with its emulator
+            registry.ledger = OrderLedger.temporary(secrets=secrets)
+        else:
+            registry.ledger = OrderLedger(settings.casebridge_data_dir, secrets=secrets)
+    return registry

@@ -11,6 +11,15 @@ from server.app import CasebridgeServer
 from tests.support import ERAS, Emulators, hold, make_server
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _data_dir_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test writes the real user data folder: the order ledger goes to a temporary one."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CASEBRIDGE_DATA_DIR", str(tmp_path_factory.mktemp("casebridge-data")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def emulators() -> Iterator[Emulators]:
     emus = Emulators().start()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tools.actions import ActionLedger, ActionSettings
 from tools.errors import ToolFailure
 from tools.models import PROVIDERS, ProviderName
 from tools.sources.base import Source
@@ -26,6 +27,9 @@ class SourceRegistry:
     read_only: bool = False
     # Per-tool rewrites of the published input schema, e.g. to offer only configured providers.
     schema_hooks: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
+    # Where order_case, cancel_case and generate_report record what they do (injected by the server).
+    ledger: ActionLedger | None = None
+    actions: ActionSettings = field(default_factory=ActionSettings)
 
     @property
     def configured(self) -> list[ProviderName]:
@@ -56,3 +60,6 @@ class SourceRegistry:
     async def aclose(self) -> None:
         for source in self.sources.values():
             await source.aclose()
+        close = getattr(self.ledger, "close", None)
+        if close is not None:
+            close()

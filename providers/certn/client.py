@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -37,7 +37,8 @@ _THROTTLE_SECONDS = re.compile(r"available in (\d+(?:\.\d+)?) second", re.IGNORE
 class Wire(BaseModel):
     """Base of the wire models: unknown fields are kept, so API additions never break parsing."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # defer_build: validators are built on first use, not at start-up (bench/, cold start).
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class CertnCheck(Wire):
@@ -205,6 +206,80 @@ class SupplementaryFiles(Wire):
         return _checks_envelope(data)
 
 
+# ------------------------------------------------------------------------------ write side
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown fields are refused, ``None`` fields are not sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Name(Body):
+    given_name: str | None = None
+    family_name: str | None = None
+
+
+class Address(Body):
+    street_address: str
+    locality: str
+    administrative_division_1: str | None = None
+    postal_code: str | None = None
+    country: str
+
+
+class Residence(Body):
+    address: Address
+    start_date: date | None = None
+
+
+class InputClaims(Body):
+    """Prefill data about the applicant; a quickscreen order needs all of it."""
+
+    name: Name | None = None
+    date_of_birth: date | None = None
+    residences: list[Residence] | None = None
+
+
+class CheckArguments(Body):
+    ordering_type: str | None = None
+    explicit_check_type: list[str] | None = None
+
+
+class _OrderCommon(Body):
+    email_address: str
+    send_invite_email: bool = True
+    return_invite_link: bool = False
+    input_claims: InputClaims | None = None
+    group: str | None = None
+    tags: list[str] | None = None
+    applicant_language: str | None = None
+
+
+class OrderRequest(_OrderCommon):
+    """Body of ``POST cases/order/``: the checks to run, keyed by check type."""
+
+    check_types_with_arguments: dict[str, CheckArguments]
+
+
+class PackageOrderRequest(_OrderCommon):
+    """Body of ``POST cases/order-package/``: a saved, active package."""
+
+    package: str
+
+
+class ReportFile(Wire):
+    status: str
+    pdf_url: str | None = None
+
+
+class _ReportStarted(Wire):
+    case_report_file_id: str
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -289,6 +364,75 @@ class CertnClient:
         self._check_paging(page, page_size)
         response = await self.http.get("api/public/groups/", params={"page": page, "page_size": page_size})
         return self._parse(GroupPage, response, what="group list")
+
+    # ---------------------------------------------------------------------- writes (never retried)
+
+    async def order_case(self, body: OrderRequest) -> CertnCase:
+        """Order a case with explicit checks. A failure that may have created it has ``maybe_sent``."""
+        response = await self.http.post("api/public/cases/order/", json=body.to_json())
+        return self._written(CertnCase, response, what="order")
+
+    async def order_package(self, body: PackageOrderRequest) -> CertnCase:
+        response = await self.http.post("api/public/cases/order-package/", json=body.to_json())
+        return self._written(CertnCase, response, what="package order")
+
+    async def cancel_case(self, case_id: str) -> CertnCase | None:
+        """Cancel one case; the updated case, or None when Certn answers without a body."""
+        response = await self.http.post(f"api/public/cases/{_segment(case_id)}/cancel/")
+        if response.status_code == 204 or (200 <= response.status_code < 300 and not response.content):
+            return None
+        return self._written(CertnCase, response, what=f"case {case_id}")
+
+    async def generate_report(self, case_id: str, language: str | None = None) -> str:
+        """Start the case's PDF report; returns the report file id to follow with ``report_file``."""
+        body = {"language": language} if language else None
+        response = await self.http.post(f"api/public/cases/{_segment(case_id)}/generate-report/", json=body)
+        return self._written(_ReportStarted, response, what=f"case {case_id}").case_report_file_id
+
+    async def report_file(self, report_file_id: str) -> ReportFile:
+        response = await self.http.get(f"api/public/cases/report-files/{_segment(report_file_id)}/")
+        return self._parse(ReportFile, response, what=f"report file {report_file_id}")
+
+    async def case_ids(self, email_address: str, *, pages: int = 2) -> list[str]:
+        """Ids of the applicant's cases, newest first (at most ``pages`` x 100)."""
+        return [c.id for c in await self._cases_of(email_address, pages)]
+
+    async def find_new_case(
+        self,
+        email_address: str,
+        known: Collection[str],
+        *,
+        check_types: Collection[str] | None = None,
+        pages: int = 2,
+    ) -> CertnCase | None:
+        """The newest case of this applicant that is not in ``known`` (and, when given, has exactly
+        ``check_types``): how an order whose answer was lost is found again."""
+        wanted = set(check_types) if check_types is not None else None
+        for case in await self._cases_of(email_address, pages):
+            if case.id in known:
+                continue
+            if wanted is None or {c.type for c in case.checks} == wanted:
+                return case
+        return None
+
+    async def _cases_of(self, email_address: str, pages: int) -> list[CertnCase]:
+        out: list[CertnCase] = []
+        for page in range(1, pages + 1):
+            result = await self.list_cases(email_address=email_address, page=page, page_size=MAX_PAGE_SIZE)
+            out.extend(result.results)
+            if not result.has_next:
+                break
+        return out
+
+    def _written(self, model: type[M], response: Response, *, what: str) -> M:
+        """Parse a write's answer. A 5xx or an unreadable 2xx may come after the change was made,
+        so those errors are marked ``maybe_sent``."""
+        try:
+            return self._parse(model, response, what=what, write=True)
+        except ProviderError as err:
+            if response.status_code >= 500 or 200 <= response.status_code < 300:
+                err.maybe_sent = True
+            raise
 
     @staticmethod
     def _check_paging(page: int, page_size: int) -> None:

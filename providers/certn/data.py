@@ -22,6 +22,14 @@ REFERENCE = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 HOSTILE_CASE_ID = "4c0ffee0-bad0-4bad-8bad-0123456789ab"
 FILE_LINK_TTL = timedelta(hours=3)
 
+# Write side. Packages have no documented list endpoint: their ids are fixed here for tests and
+# the sandbox. A report for REPORT_FAILS_CASE_ID always ends FAILED.
+PACKAGE_BASIC_ID = "e3c1a9d2-7f4b-4c1e-9a2d-5b6c7d8e9f01"
+PACKAGE_FULL_ID = "e3c1a9d2-7f4b-4c1e-9a2d-5b6c7d8e9f02"
+PACKAGE_RETIRED_ID = "e3c1a9d2-7f4b-4c1e-9a2d-5b6c7d8e9f03"
+REPORT_FAILS_CASE_ID = "f00dfa11-0000-4a11-8a11-0123456789ab"
+REPORT_READY_SECONDS = 4.0
+
 # Statuses an applicant holds before submitting; the case shows them until submission.
 APPLICANT_STATUSES = (
     "DRAFT",
@@ -106,11 +114,15 @@ class StoredCase:
     ordered_by: dict[str, str] = field(default_factory=dict)  # not on the wire; feeds the filter
     legacy_status: str | None = None
     invite_link: str | None = None
+    # Scheduled applicant status changes (invited -> opened -> started -> submitted).
+    applicant_timeline: list[tuple[datetime, str]] = field(default_factory=list)
 
     @property
     def overall_status(self) -> str:
         if self.legacy_status:
             return self.legacy_status
+        if self.checks and all(c.status == "CANCELLED" for c in self.checks):
+            return "CANCELLED"
         if self.applicant_status != "APPLICANT_SUBMITTED":
             return self.applicant_status
         return derive_status([c.status for c in self.checks])
@@ -202,7 +214,10 @@ class CertnStore:
         self._clock = clock
         self._start = clock()
         self._offset = 0.0
-        self._scheduled = {c.id for c in cases if any(k.timeline for k in c.checks)}
+        self._scheduled = {c.id for c in cases if c.applicant_timeline or any(k.timeline for k in c.checks)}
+        self.packages: dict[str, StoredPackage] = {p.id: copy.deepcopy(p) for p in PACKAGES}
+        self.reports: dict[str, StoredReport] = {}
+        self.report_seconds = REPORT_READY_SECONDS  # emulated time from generate-report to a ready file
 
     def now(self) -> datetime:
         return self.reference + timedelta(seconds=self._clock() - self._start + self._offset)
@@ -221,7 +236,10 @@ class CertnStore:
             if case is None:
                 self._scheduled.discard(case_id)
                 continue
-            pending = False
+            while case.applicant_timeline and case.applicant_timeline[0][0] <= now:
+                at, case.applicant_status = case.applicant_timeline.pop(0)
+                case.modified = max(case.modified, at)
+            pending = bool(case.applicant_timeline)
             for check in case.checks:
                 while check.timeline and check.timeline[0].at <= now:
                     step = check.timeline.pop(0)
@@ -238,7 +256,7 @@ class CertnStore:
     def add(self, case: StoredCase) -> StoredCase:
         """Insert a new case at the top of the list (newest first)."""
         self.cases = {case.id: case, **self.cases}
-        if any(c.timeline for c in case.checks):
+        if case.applicant_timeline or any(c.timeline for c in case.checks):
             self._scheduled.add(case.id)
         return case
 
@@ -257,6 +275,154 @@ class CertnStore:
 
     def ordered(self) -> list[StoredCase]:
         return list(self.cases.values())
+
+    # ---------------------------------------------------------------------------- write side
+
+    def place_order(
+        self,
+        email: str,
+        checks: dict[str, dict[str, Any]],
+        *,
+        invite: str,
+        claims: dict[str, Any],
+        group: str | None,
+        tags: list[str],
+    ) -> StoredCase:
+        """A new case for a validated order; its applicant and checks move on with emulated time.
+
+        ``invite``: "email" (Certn e-mails the applicant), "link" (no e-mail) or "quickscreen".
+        """
+        now = self.now()
+        submitted = invite == "quickscreen"
+        status = {"email": "APPLICANT_INVITED", "link": "CASE_ORDERED"}.get(invite, "APPLICANT_SUBMITTED")
+        case = StoredCase(
+            id=self.new_id(),
+            short_id=self.new_short_id("C_CA_"),
+            created=now,
+            modified=now,
+            email_address=email,
+            applicant_status=status,
+            checks=[],
+            group=group,
+            tags=list(tags),
+            input_claims=copy.deepcopy(claims),
+            ordered_by=dict(self.users[0]) if self.users else {},
+        )
+        start = now
+        if not submitted:
+            start = now + timedelta(minutes=30)
+            case.applicant_timeline = [
+                (now + timedelta(minutes=10), "APPLICANT_OPENED"),
+                (now + timedelta(minutes=20), "APPLICANT_STARTED"),
+                (start, "APPLICANT_SUBMITTED"),
+            ]
+        for k, (check_type, arguments) in enumerate(checks.items()):
+            check = StoredCheck(
+                id=self.new_id(),
+                short_id=self.new_short_id("CK_CA_"),
+                type=check_type,
+                status="PENDING_FULFILLMENT" if submitted else "AWAITING_APPLICANT_SUBMISSION",
+                arguments=copy.deepcopy(arguments),
+            )
+            if not submitted:
+                check.timeline.append(Transition(start, "PENDING_FULFILLMENT"))
+            check.timeline += [
+                Transition(start + timedelta(minutes=10 + 5 * k), "IN_PROGRESS"),
+                Transition(
+                    start + timedelta(minutes=60 + 15 * k),
+                    "COMPLETE",
+                    "CLEAR",
+                    "VERIFIED" if check_type == "IDENTITY_VERIFICATION_1" else None,
+                    supplementary_information=_supplementary(self.rng, check_type, "CLEAR"),
+                    files=[_file_name(check)],
+                ),
+            ]
+            case.checks.append(check)
+        return self.add(case)
+
+    def cancel(self, case: StoredCase) -> bool:
+        """Cancel ``case`` if every active check is still waiting; False when Certn would refuse."""
+        active = [c for c in case.checks if not c.closed]
+        if not active or any(c.status not in _NOT_STARTED for c in active):
+            return False
+        for check in active:
+            check.status, check.score, check.sub_score = "CANCELLED", "NOT_APPLICABLE", None
+            check.timeline.clear()
+        case.applicant_timeline.clear()
+        case.modified = self.now()
+        self._scheduled.discard(case.id)
+        return True
+
+    def start_report(self, case: StoredCase) -> StoredReport:
+        now = self.now()
+        report = StoredReport(
+            id=self.new_id(),
+            case_id=case.id,
+            requested=now,
+            ready_at=now + timedelta(seconds=self.report_seconds),
+            fails=case.id == REPORT_FAILS_CASE_ID,
+        )
+        self.reports[report.id] = report
+        return report
+
+
+@dataclass
+class StoredPackage:
+    """A saved package: the checks it orders, and whether it can still be ordered."""
+
+    id: str
+    name: str
+    checks: dict[str, dict[str, Any]]
+    active: bool = True
+
+
+@dataclass
+class StoredReport:
+    id: str
+    case_id: str
+    requested: datetime
+    ready_at: datetime
+    fails: bool = False
+
+    def status(self, now: datetime) -> str:
+        if now < self.ready_at:
+            return "PENDING"
+        return "FAILED" if self.fails else "COMPLETE"
+
+
+_CRIMINAL_ARGS = {
+    "ordering_type": "EXPLICIT_ORDERING",
+    "explicit_check_type": ["BASIC_CANADIAN_CRIMINAL_RECORD_REPORT_1"],
+}
+_CREDIT_ARGS = {"ordering_type": "EXPLICIT_ORDERING", "explicit_check_type": ["CANADIAN_CREDIT_REPORT_1"]}
+PACKAGES = (
+    StoredPackage(
+        PACKAGE_BASIC_ID,
+        "Basic hire",
+        {"IDENTITY_VERIFICATION_1": {}, "CRIMINAL_RECORD_REPORT_1": _CRIMINAL_ARGS},
+    ),
+    StoredPackage(
+        PACKAGE_FULL_ID,
+        "Finance roles",
+        {"IDENTITY_VERIFICATION_1": {}, "CRIMINAL_RECORD_REPORT_1": _CRIMINAL_ARGS, "CREDIT_REPORT_1": _CREDIT_ARGS},
+    ),
+    StoredPackage(PACKAGE_RETIRED_ID, "Seasonal 2024 (retired)", {"IDENTITY_VERIFICATION_1": {}}, active=False),
+)
+
+# The claims a quickscreen order (no invite) must carry.
+QUICKSCREEN_CLAIMS = ("name.given_name", "name.family_name", "date_of_birth", "residences")
+
+
+def missing_claims(claims: dict[str, Any]) -> list[str]:
+    """The quickscreen claims absent from ``claims`` (dotted paths)."""
+    missing = []
+    for path in QUICKSCREEN_CLAIMS:
+        value: Any = claims
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if not value:
+            missing.append(path)
+    return missing
 
 
 def short_id(rng: random.Random, prefix: str) -> str:
@@ -553,6 +719,8 @@ def _generate(seed: int) -> tuple[tuple[StoredCase, ...], tuple[StoredGroup, ...
     # The hostile applicant: a recent complete case with full claims.
     hostile = next(c for c in cases if c.overall_status == "COMPLETE" and "residences" in c.input_claims)
     _hostile(hostile)
+    failing = next(c for c in cases if c.overall_status == "COMPLETE" and c.id != HOSTILE_CASE_ID)
+    failing.id = REPORT_FAILS_CASE_ID
     return tuple(cases), groups, users
 
 

@@ -1,11 +1,14 @@
 """A Starlette emulator of the Certn public API on deterministic data, behind fault injection.
 
-``build()`` returns a ``CertnEmulator``, whose ``store`` is its own mutable ``CertnStore``.
+``build()`` returns a ``CertnEmulator``, whose ``store`` is its own mutable ``CertnStore``. Orders,
+cancellations and reports change that store; packages exist only here (``PACKAGE_*_ID``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -20,8 +23,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from providers.certn.data import FILE_LINK_TTL, HOSTILE_CASE_ID, CertnStore, StoredCase, generate
-from providers.certn.vocab import ALL_OVERALL_STATUS
+from providers.certn.data import (
+    FILE_LINK_TTL,
+    HOSTILE_CASE_ID,
+    PACKAGE_BASIC_ID,
+    PACKAGE_FULL_ID,
+    PACKAGE_RETIRED_ID,
+    REPORT_FAILS_CASE_ID,
+    CertnStore,
+    StoredCase,
+    generate,
+    missing_claims,
+)
+from providers.certn.vocab import ALL_OVERALL_STATUS, CHECK_TYPES, EXPLICIT_CHECK_PARENT
 from providers.emulation import Emulator
 
 SANDBOX_API_KEY = "sk_test_casebridge_sandbox"
@@ -29,7 +43,19 @@ DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
 FILES_PATH = "/_files/"
 
-__all__ = ["HOSTILE_CASE_ID", "SANDBOX_API_KEY", "CertnEmulator", "build", "error_body"]
+INVITE_PATH = "/_invite/"
+
+__all__ = [
+    "HOSTILE_CASE_ID",
+    "PACKAGE_BASIC_ID",
+    "PACKAGE_FULL_ID",
+    "PACKAGE_RETIRED_ID",
+    "REPORT_FAILS_CASE_ID",
+    "SANDBOX_API_KEY",
+    "CertnEmulator",
+    "build",
+    "error_body",
+]
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -195,6 +221,129 @@ def _presign(request: Request, store: CertnStore, case: StoredCase, check_id: st
     )
 
 
+# ------------------------------------------------------------------------------ write side
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+Problem = tuple[str, str, str | None]  # code, detail, attr
+
+
+def _validation_errors(problems: list[Problem]) -> JSONResponse:
+    """Every problem of a request body in one 400, as drf-standardized-errors lists them."""
+    errors = [{"code": code, "detail": detail, "attr": attr} for code, detail, attr in problems]
+    return JSONResponse({"type": "validation_error", "errors": errors}, status_code=400)
+
+
+async def _json_object(request: Request) -> dict[str, Any] | JSONResponse:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        return _error(400, "client_error", "parse_error", f"JSON parse error - {exc}")
+    if not isinstance(data, dict):
+        return _invalid("non_field_errors", "Invalid data. Expected a dictionary.")
+    return data
+
+
+def _check_claims(claims: Any, problems: list[Problem]) -> dict[str, Any]:
+    if claims is None:
+        return {}
+    if not isinstance(claims, dict):
+        problems.append(("invalid", "Expected a dictionary of items.", "input_claims"))
+        return {}
+    name = claims.get("name")
+    if name is not None and not isinstance(name, dict):
+        problems.append(("invalid", "Expected a dictionary of items.", "input_claims.name"))
+    dob = claims.get("date_of_birth")
+    if dob is not None:
+        try:
+            date.fromisoformat(str(dob))
+        except ValueError:
+            problems.append(("invalid", "Date has wrong format. Use YYYY-MM-DD.", "input_claims.date_of_birth"))
+    residences = claims.get("residences")
+    if residences is not None:
+        if not isinstance(residences, list):
+            problems.append(("invalid", "Expected a list of items.", "input_claims.residences"))
+        else:
+            for i, residence in enumerate(residences):
+                address = residence.get("address") if isinstance(residence, dict) else None
+                if not isinstance(address, dict):
+                    problems.append(("required", "This field is required.", f"input_claims.residences.{i}.address"))
+                    continue
+                for key in ("street_address", "locality", "country"):
+                    if not address.get(key):
+                        attr = f"input_claims.residences.{i}.address.{key}"
+                        problems.append(("required", "This field is required.", attr))
+    return claims
+
+
+def _check_arguments(check_types: Any, problems: list[Problem]) -> dict[str, dict[str, Any]]:
+    attr = "check_types_with_arguments"
+    if check_types is None or check_types == {}:
+        problems.append(("required", "check_types_with_arguments is required", attr))
+        return {}
+    if not isinstance(check_types, dict):
+        problems.append(("invalid", "Expected a dictionary of items.", attr))
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for check_type, arguments in check_types.items():
+        if check_type not in CHECK_TYPES:
+            problems.append(("invalid_choice", f'"{check_type}" is not a valid choice.', f"{attr}.{check_type}"))
+            continue
+        if not isinstance(arguments, dict):
+            problems.append(("invalid", "Expected a dictionary of items.", f"{attr}.{check_type}"))
+            continue
+        for explicit in arguments.get("explicit_check_type") or []:
+            if EXPLICIT_CHECK_PARENT.get(explicit) != check_type:
+                where = f"{attr}.{check_type}.explicit_check_type"
+                problems.append(("invalid_choice", f'"{explicit}" is not a valid choice.', where))
+        out[check_type] = arguments
+    return out
+
+
+def _common_order_fields(body: dict[str, Any], store: CertnStore, problems: list[Problem]) -> dict[str, Any]:
+    """The fields both order endpoints share, validated; problems are appended."""
+    email = body.get("email_address")
+    if email is None or (isinstance(email, str) and not email.strip()):
+        problems.append(("required", "email_address is required", "email_address"))
+    elif not isinstance(email, str) or not _EMAIL.match(email.strip()) or len(email) > 254:
+        problems.append(("invalid", "Enter a valid email address.", "email_address"))
+    flags = {}
+    for key, default in (("send_invite_email", True), ("return_invite_link", False)):
+        value = body.get(key, default)
+        if not isinstance(value, bool):
+            problems.append(("invalid", "Must be a valid boolean.", key))
+            value = default
+        flags[key] = value
+    group = body.get("group")
+    if group is not None and (not isinstance(group, str) or store.group(group) is None):
+        problems.append(("does_not_exist", f'Invalid pk "{group}" - object does not exist.', "group"))
+    tags = body.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+        problems.append(("invalid", "Expected a list of non-empty strings.", "tags"))
+        tags = []
+    claims = _check_claims(body.get("input_claims"), problems)
+    invite = "email" if flags["send_invite_email"] else "link" if flags["return_invite_link"] else "quickscreen"
+    if invite == "quickscreen" and not problems:
+        for path in missing_claims(claims):
+            name = path.rsplit(".", 1)[-1]
+            problems.append(("required", f"{name} is required for an order without invite", f"input_claims.{path}"))
+    return {
+        "email": str(email).strip() if isinstance(email, str) else "",
+        "invite": invite,
+        "link": flags["return_invite_link"],
+        "claims": claims,
+        "group": group,
+        "tags": [t.strip() for t in tags],
+    }
+
+
+def _invite_link(request: Request, case: StoredCase) -> str:
+    token = hashlib.sha256(f"invite|{case.id}".encode()).hexdigest()[:24]
+    return f"{str(request.base_url).rstrip('/')}{INVITE_PATH}{token}"
+
+
 def make_app(emu: CertnEmulator) -> ASGIApp:
     store = emu.store
 
@@ -266,6 +415,78 @@ def make_app(emu: CertnEmulator) -> ASGIApp:
         name = request.path_params["name"]
         return Response(f"%PDF-1.4\n% casebridge sandbox file {name}\n".encode(), media_type="application/pdf")
 
+    async def order(request: Request, package: bool) -> Response:
+        body = await _json_object(request)
+        if isinstance(body, JSONResponse):
+            return body
+        problems: list[Problem] = []
+        if package:
+            package_id = body.get("package", body.get("package_id"))
+            stored = store.packages.get(package_id) if isinstance(package_id, str) else None
+            checks: dict[str, dict[str, Any]] = {}
+            if package_id is None:
+                problems.append(("required", "package is required", "package"))
+            elif stored is None:
+                problems.append(("does_not_exist", f'Invalid pk "{package_id}" - object does not exist.', "package"))
+            elif not stored.active:
+                problems.append(("invalid", "This package is deactivated and cannot be ordered.", "package"))
+            else:
+                checks = stored.checks
+        else:
+            checks = _check_arguments(body.get("check_types_with_arguments"), problems)
+        fields = _common_order_fields(body, store, problems)
+        if problems:
+            return _validation_errors(problems)
+        case = store.place_order(
+            fields["email"],
+            checks,
+            invite=fields["invite"],
+            claims=fields["claims"],
+            group=fields["group"],
+            tags=fields["tags"],
+        )
+        data = case.to_wire()
+        if fields["link"]:
+            data["invite_link"] = _invite_link(request, case)
+        return JSONResponse(data, status_code=201)
+
+    async def order_checks(request: Request) -> Response:
+        store.advance()
+        return await order(request, package=False)
+
+    async def order_package(request: Request) -> Response:
+        store.advance()
+        return await order(request, package=True)
+
+    def cancel(request: Request) -> Response:
+        case = _case_or_404(store, request)
+        if isinstance(case, JSONResponse):
+            return case
+        if not store.cancel(case):
+            return _error(400, "validation_error", "invalid", "Case cannot be cancelled")
+        return JSONResponse(case.to_wire())
+
+    def generate_report(request: Request) -> Response:
+        case = _case_or_404(store, request)
+        if isinstance(case, JSONResponse):
+            return case
+        report = store.start_report(case)
+        return JSONResponse({"case_report_file_id": report.id}, status_code=201)
+
+    def report_file(request: Request) -> Response:
+        report = store.reports.get(request.path_params["report_id"])
+        if report is None:
+            return _not_found()
+        status = report.status(store.now())
+        url = None
+        if status == "COMPLETE":
+            case = store.cases[report.case_id]
+            url = _presign(request, store, case, report.id, f"case-report-{case.short_id}.pdf")
+        return JSONResponse({"status": status, "pdf_url": url})
+
+    def invite_page(request: Request) -> Response:
+        return Response(b"<html><body>casebridge sandbox: applicant invite</body></html>", media_type="text/html")
+
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 405:
@@ -276,6 +497,11 @@ def make_app(emu: CertnEmulator) -> ASGIApp:
 
     routes = [
         Route("/api/public/cases/", endpoint(list_cases), methods=["GET"]),
+        Route("/api/public/cases/order/", order_checks, methods=["POST"]),
+        Route("/api/public/cases/order-package/", order_package, methods=["POST"]),
+        Route("/api/public/cases/report-files/{report_id}/", endpoint(report_file), methods=["GET"]),
+        Route("/api/public/cases/{case_id}/cancel/", endpoint(cancel), methods=["POST"]),
+        Route("/api/public/cases/{case_id}/generate-report/", endpoint(generate_report), methods=["POST"]),
         Route("/api/public/cases/{case_id}/", endpoint(case_detail), methods=["GET"]),
         Route(
             "/api/public/cases/{case_id}/supplementary-information/",
@@ -285,6 +511,7 @@ def make_app(emu: CertnEmulator) -> ASGIApp:
         Route("/api/public/cases/{case_id}/supplementary-files/", endpoint(supplementary_files), methods=["GET"]),
         Route("/api/public/groups/", endpoint(list_groups), methods=["GET"]),
         Route(FILES_PATH + "{case_id}/{check_id}/{name}", endpoint(file_download), methods=["GET"]),
+        Route(INVITE_PATH + "{token}", invite_page, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: http_error})
     app.router.redirect_slashes = False

@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from providers.certn.client import CasePage, CertnCase, CertnCheck, CertnClient
 from providers.certn.vocab import (
@@ -24,7 +24,7 @@ from providers.certn.vocab import (
 from providers.errors import InvalidRequest
 from tools.models import CaseDetail, CaseSummary, Fact, Item
 from tools.sources.base import Page, PageState, Source
-from tools.text import clean, one_line
+from tools.text import clean, one_line, reject_controls
 from tools.vocab import Vocabulary
 
 STATUS_VOCAB: Vocabulary[str] = Vocabulary("Certn case status", ALL_OVERALL_STATUS)
@@ -40,7 +40,9 @@ _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 StatusCode = Annotated[str, STATUS_VOCAB.field("Case status.")]
 CheckTypeCode = Annotated[str, CHECK_TYPE_VOCAB.field("Check type.")]
 
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(reject_controls)
+]
 
 
 class CertnFilters(BaseModel):
@@ -52,6 +54,7 @@ class CertnFilters(BaseModel):
     email: Annotated[
         str | None,
         Field(max_length=254, pattern=_EMAIL, description="Applicant e-mail address (exact match)."),
+        AfterValidator(reject_controls),
     ] = None
     tags: Annotated[list[Tag] | None, Field(max_length=MAX_LIST, description="Case tags.")] = None
     check_types: Annotated[
@@ -127,7 +130,7 @@ class CertnSource(Source):
             if len(cases) >= limit:
                 next_state = {"p": page, "k": 0, "s": size}
                 break
-        return Page([self._summary(c) for c in cases], next_state, total, notes)
+        return Page([self.summary(c) for c in cases], next_state, total, notes)
 
     async def get(self, case_id: str, include: frozenset[str]) -> CaseDetail:
         cid = self.check_id(case_id)
@@ -200,7 +203,7 @@ class CertnSource(Source):
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    def _summary(self, case: CertnCase) -> CaseSummary:
+    def summary(self, case: CertnCase) -> CaseSummary:
         facts: dict[str, Fact] = {
             "score": _score(case.overall_score),
             "checks": [check_type_label(c.type).lower() for c in case.checks if c.type][:MAX_LIST],

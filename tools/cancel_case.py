@@ -1,0 +1,219 @@
+"""``cancel_case``: cancel one Certn case while Certn still allows it, with the user's confirmation."""
+
+# No "from __future__ import annotations": the tool signature names a local resolver, evaluated at def time.
+from typing import Annotated, Any, Literal
+
+from mcp.server import MCPServer
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver import Context, Elicit, Resolve
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from providers.certn.client import CertnCase, CertnClient
+from providers.certn.vocab import CANCELLABLE_CHECK_STATUSES, CHECK_STATUS, CLOSED_CHECK_STATUSES, check_type_label
+from providers.errors import ProviderError, Rejected
+from tools import consent
+from tools.actions import Entry, off_loop
+from tools.errors import ToolFailure, invalid
+from tools.get_case import parse_ref
+from tools.models import CaseSummary, Model
+from tools.order_case import certn_parts
+from tools.registry import SourceRegistry
+from tools.render import SANDBOX_BANNER, case_line, fence, tool_result
+from tools.sources.certn import CertnSource
+from tools.text import one_line
+
+NAME = "cancel_case"
+NOTHING = "Nothing was cancelled"
+REQUOTE = (
+    "Call cancel_case again without confirmation_token for a new confirmation, show it to the user, "
+    "and wait for their explicit approval."
+)
+RULE = "Certn cancels a case only while every active check is awaiting the applicant or pending fulfilment"
+
+DESCRIPTION = (
+    "Cancel one Certn case by ref (certn:<id>); only while its checks have not started. The user must "
+    "confirm: the client may ask them; otherwise the first call cancels nothing and returns a "
+    "confirmation_token. Show the summary to the user and wait for their explicit yes; only then call "
+    "again with the same ref plus confirmation_token."
+)
+
+ANNOTATIONS = ToolAnnotations(
+    title="Cancel background check",
+    read_only_hint=False,
+    destructive_hint=True,
+    idempotent_hint=True,
+    open_world_hint=True,
+)
+
+
+class CancelResult(Model):
+    status: Annotated[
+        Literal["confirmation_required", "cancelled", "already_cancelled", "not_cancelled"],
+        Field(description="confirmation_required: nothing cancelled yet, show the summary to the user."),
+    ]
+    sandbox: bool
+    case: CaseSummary
+    confirmation_token: Annotated[str | None, Field(description="Only after the user approved.")] = None
+    expires_at: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+def _blocking(case: CertnCase) -> list[str]:
+    """Why Certn would refuse to cancel, one phrase per check that has moved on; [] when it allows it."""
+    active = [c for c in case.checks if c.status not in CLOSED_CHECK_STATUSES]
+    if not active:
+        return ["no check is still active"]
+    return [
+        f"{check_type_label(c.type)} is {CHECK_STATUS.get(c.status or '', c.status or 'unknown').lower()}"
+        for c in active
+        if c.status not in CANCELLABLE_CHECK_STATUSES
+    ]
+
+
+def _summary_text(source: CertnSource, case: CertnCase) -> str:
+    checks = ", ".join(
+        f"{check_type_label(c.type)} ({CHECK_STATUS.get(c.status or '', c.status or '?').lower()})" for c in case.checks
+    )
+    who = one_line(case.applicant_name, 100) or ""
+    email = one_line(case.email_address, 254)
+    applicant = f"{who} <{email}>" if who and email else who or email or "unknown applicant"
+    head = "[SANDBOX: synthetic, nothing real is cancelled] " if source.sandbox else ""
+    return (
+        f"{head}Cancel Certn case {source.ref(case.id)} ({case.short_id or case.id}):\n"
+        f"Applicant: {applicant}\nChecks: {checks or 'none'}\nCancelling stops these checks and cannot be undone."
+    )
+
+
+async def _read(client: CertnClient, case_id: str) -> CertnCase:
+    try:
+        return await client.get_case(case_id)
+    except ProviderError as exc:
+        raise ToolFailure.from_provider(exc) from exc
+
+
+def certn_case_id(registry: SourceRegistry, ref: str) -> str:
+    """The Certn case id of ``ref`` (``certn:<id>``, ``case://certn/<id>`` or a bare id)."""
+    ref = ref.strip()
+    source, case_id = parse_ref(ref if ":" in ref else f"certn:{ref}", registry)
+    if source.name != "certn":
+        raise invalid("ref", f"only Certn cases can be cancelled, not {source.name}", "Use a certn:<id> ref.")
+    return case_id
+
+
+def register(server: MCPServer, registry: SourceRegistry) -> None:
+    settings = registry.actions
+
+    async def ask(ctx: Context, ref: str) -> Elicit[consent.Confirm] | consent.NotAsked:
+        source, client, _ = certn_parts(registry)
+        case = await _read(client, certn_case_id(registry, ref))
+        if not consent.can_elicit(ctx) or case.overall_status == "CANCELLED" or _blocking(case):
+            return consent.NotAsked()
+        return Elicit(_summary_text(source, case) + "\n\nCancel this case?", consent.Confirm)
+
+    async def cancel_case(
+        ref: Annotated[str, Field(max_length=300, description="Certn case ref, certn:<id>.")],
+        answer: Annotated[ElicitationResult[consent.Confirm], Resolve(ask)],
+        confirmation_token: Annotated[
+            str | None, Field(max_length=200, description="From the first call, once the user approved.")
+        ] = None,
+    ) -> Annotated[CallToolResult, CancelResult]:
+        source, client, ledger = certn_parts(registry)
+        case_id = certn_case_id(registry, ref)
+        request = {"case": case_id}
+
+        def entry(outcome: str, **detail: Any) -> Entry:
+            return Entry(NAME, outcome, request, "certn", case_id, None, detail, source.sandbox)
+
+        def result(
+            status: Any, case: CertnCase, head: str, notes: list[str] | None = None, **extra: Any
+        ) -> CallToolResult:
+            out = CancelResult(
+                status=status, sandbox=source.sandbox, case=source.summary(case), notes=notes or [], **extra
+            )
+            lines = [SANDBOX_BANNER] if source.sandbox else []
+            lines += [head, *fence([case_line(out.case)]), *(f"Note: {n}" for n in out.notes)]
+            return tool_result(out, "\n".join(lines))
+
+        case = await _read(client, case_id)
+        if case.overall_status == "CANCELLED":
+            return result("already_cancelled", case, "Already cancelled in Certn; nothing was changed.")
+        blocking = _blocking(case)
+        if blocking:
+            await off_loop(ledger.append, entry("refused", note="; ".join(blocking)))
+            raise _refusal(blocking)
+        flow = consent.answer(answer)
+        if flow in ("declined", "cancelled", "other"):
+            await off_loop(ledger.append, entry("declined", note=f"user {flow}"))
+            return result("not_cancelled", case, f"{NOTHING}: the user {flow} the confirmation.")
+        subject = {"cancel": case_id}
+        if flow == "token":
+            if confirmation_token is None:
+                quote = await off_loop(consent.issue, ledger, "cancel", subject, settings.confirm_ttl)
+                await off_loop(ledger.append, entry("quoted", expires_at=quote.expires_at))
+                head = (
+                    f"CONFIRMATION NEEDED: nothing has been cancelled yet.\n{_summary_text(source, case)}\n\n"
+                    "Show this to the user and ask whether to cancel. Only if they explicitly say yes, call "
+                    f"cancel_case again with the same ref plus confirmation_token: {quote.token} "
+                    f"(single use, valid until {quote.expires_at})."
+                )
+                return result(
+                    "confirmation_required", case, head, confirmation_token=quote.token, expires_at=quote.expires_at
+                )
+            try:
+                nonce = await off_loop(
+                    consent.verify, ledger, confirmation_token, "cancel", subject, nothing=NOTHING, fix=REQUOTE
+                )
+                if not await off_loop(ledger.consume, nonce):
+                    raise consent.replayed(NOTHING, REQUOTE)
+            except consent.ConfirmationRefused as refused:
+                await off_loop(ledger.append, entry("not_confirmed", note=refused.reason))
+                raise
+        await off_loop(ledger.append, entry("sending"))
+        try:
+            await client.cancel_case(case_id)
+        except ProviderError as exc:
+            after = await _reread(client, case_id)
+            if after is not None and after.overall_status == "CANCELLED":
+                await off_loop(ledger.append, entry("cancelled", note=f"confirmed by re-reading ({exc.category})"))
+                return result("cancelled", after, "Cancelled.", ["Certn's answer was unclear; re-reading shows it."])
+            if isinstance(exc, Rejected):
+                reasons = _blocking(after) if after is not None else []
+                await off_loop(ledger.append, entry("refused", message=exc.message))
+                raise _refusal(reasons, exc.message) from exc
+            if exc.maybe_sent:
+                await off_loop(ledger.append, entry("uncertain", message=exc.message))
+                raise ToolFailure(
+                    exc.category,
+                    f"Certn did not answer clearly and the case does not show as cancelled yet ({exc.message})",
+                    provider="certn",
+                    retryable=True,
+                    fix="Check with get_case shortly; if it is still not cancelled, ask the user to confirm again.",
+                ) from exc
+            await off_loop(ledger.append, entry("failed", message=exc.message))
+            failure = ToolFailure.from_provider(exc)
+            failure.message = f"{NOTHING}: {failure.message}"
+            raise failure from exc
+        after = await _reread(client, case_id)
+        await off_loop(ledger.append, entry("cancelled"))
+        return result("cancelled", after or case, "Cancelled.")
+
+    server.add_tool(cancel_case, name=NAME, description=DESCRIPTION, annotations=ANNOTATIONS)
+
+
+async def _reread(client: CertnClient, case_id: str) -> CertnCase | None:
+    try:
+        return await client.get_case(case_id)
+    except ProviderError:
+        return None
+
+
+def _refusal(reasons: list[str], said: str | None = None) -> ToolFailure:
+    why = f" ({'; '.join(reasons)})" if reasons else ""
+    certn = f" Certn said: {one_line(said, 200)}." if said else ""
+    return ToolFailure(
+        "provider_rejected",
+        f"{NOTHING}: {RULE}{why}.{certn}",
+        provider="certn",
+        fix="The case can no longer be cancelled through the API; the user can contact Certn support.",
+    )
