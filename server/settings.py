@@ -14,7 +14,8 @@ DEFAULT_CERTN_URL = "https://api.sandbox.certn.co"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty variable counts as unset: bundle hosts pass "" for every optional field left blank.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     clearinghouse_api_token: SecretStr | None = None
     clearinghouse_base_url: str = DEFAULT_CLEARINGHOUSE_URL
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
     casebridge_read_only: bool = False
     casebridge_data_dir: Path | None = None
     casebridge_http_token: SecretStr | None = None
+    casebridge_sandbox: bool = False  # same as --sandbox: synthetic data, no credentials
 
     def secret_values(self) -> list[str]:
         """Every credential value, for redaction and canary checks."""

@@ -1,0 +1,260 @@
+"""``casebridge doctor``: check the configuration, make one cheap authenticated request per
+configured provider, and print one table with a concrete fix for each failure."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit, urlunsplit
+
+import anyio
+
+from providers.errors import (
+    AuthenticationFailed,
+    MalformedResponse,
+    NotFound,
+    ProviderError,
+    RateLimited,
+    Timeout,
+    Unavailable,
+)
+from providers.http import AsyncBaseTransport, HttpPolicy, Redactor
+from server.settings import DEFAULT_CERTN_URL, DEFAULT_CLEARINGHOUSE_URL, DEFAULT_COMMCARE_URL, Settings
+
+# Short limits: a diagnosis should answer in seconds, and one retry is enough to ride out a blip.
+DOCTOR_POLICY = HttpPolicy(
+    connect_timeout=3.0,
+    read_timeout=8.0,
+    deadline=10.0,
+    attempts=2,
+    wait_initial=0.2,
+    wait_max=0.5,
+    wait_jitter=0.1,
+    max_retry_after=2.0,
+)
+
+COLUMNS = ("provider", "configured", "reachable", "authenticated", "fix")
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    name: str
+    credentials: tuple[str, ...]  # the variables that must all be set
+    url_variable: str
+    default_url: str
+
+
+SPECS = (
+    ProviderSpec("clearinghouse", ("CLEARINGHOUSE_API_TOKEN",), "CLEARINGHOUSE_BASE_URL", DEFAULT_CLEARINGHOUSE_URL),
+    ProviderSpec(
+        "commcare",
+        ("COMMCARE_USERNAME", "COMMCARE_API_KEY", "COMMCARE_DOMAIN"),
+        "COMMCARE_BASE_URL",
+        DEFAULT_COMMCARE_URL,
+    ),
+    ProviderSpec("certn", ("CERTN_API_KEY",), "CERTN_BASE_URL", DEFAULT_CERTN_URL),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    provider: str
+    configured: str
+    reachable: str
+    authenticated: str
+    fix: str
+    failed: bool
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.provider, self.configured, self.reachable, self.authenticated, self.fix or "-")
+
+
+def shown_url(url: str) -> str:
+    """``url`` without user info, query or fragment: what may be printed."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparseable URL)"
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+async def check_all(
+    settings: Settings,
+    *,
+    transports: dict[str, AsyncBaseTransport] | None = None,
+    policy: HttpPolicy = DOCTOR_POLICY,
+    sandbox: bool = False,
+) -> list[Row]:
+    """One row per provider, the configured ones checked concurrently."""
+    statuses = {s.provider: s for s in settings.provider_status()}
+    rows: dict[str, Row] = {}
+
+    async def check(spec: ProviderSpec) -> None:
+        rows[spec.name] = await _check_one(spec, settings, transports or {}, policy, sandbox)
+
+    async with anyio.create_task_group() as tg:
+        for spec in SPECS:
+            status = statuses[spec.name]
+            if status.configured:
+                tg.start_soon(check, spec)
+            elif status.half_set:
+                rows[spec.name] = Row(
+                    spec.name,
+                    "partial",
+                    "-",
+                    "-",
+                    f"set {', '.join(status.missing)} (the provider stays off until all of "
+                    f"{', '.join(spec.credentials)} are set)",
+                    failed=True,
+                )
+            else:
+                rows[spec.name] = Row(
+                    spec.name, "no", "-", "-", f"optional: set {', '.join(spec.credentials)} to use it", failed=False
+                )
+    if not any(statuses[s.name].configured or statuses[s.name].half_set for s in SPECS):
+        rows = {
+            spec.name: replace(
+                rows[spec.name],
+                fix=f"no provider is configured: set {', '.join(spec.credentials)} (or try casebridge --sandbox)",
+                failed=True,
+            )
+            for spec in SPECS
+        }
+    return [rows[spec.name] for spec in SPECS]
+
+
+async def _check_one(
+    spec: ProviderSpec,
+    settings: Settings,
+    transports: dict[str, AsyncBaseTransport],
+    policy: HttpPolicy,
+    sandbox: bool,
+) -> Row:
+    url = str(getattr(settings, spec.url_variable.lower()))
+    where = "the in-process sandbox" if sandbox else shown_url(url)
+    try:
+        probe, close = _connect(spec.name, settings, transports.get(spec.name), policy)
+    except (ValueError, ProviderError) as exc:
+        return Row(spec.name, "invalid", "-", "-", f"{_message(exc)} (check {', '.join(spec.credentials)})", True)
+    try:
+        await probe()
+    except AuthenticationFailed as exc:
+        fix = f"{where} refused the credentials (HTTP {exc.status}): check {', '.join(spec.credentials)}"
+        if spec.name == "commcare" and exc.status == 403:
+            fix = (
+                f"{where} accepted the key but denied project space '{settings.commcare_domain}' (HTTP 403): "
+                "check COMMCARE_DOMAIN, and that COMMCARE_USERNAME has API access to it"
+            )
+        return Row(spec.name, "yes", "yes", "no", fix, True)
+    except (Timeout, Unavailable) as exc:
+        if exc.status is not None:
+            fix = (
+                f"{where} answered HTTP {exc.status}: the service is failing; retry later, or check {spec.url_variable}"
+            )
+            return Row(spec.name, "yes", f"no (HTTP {exc.status})", "?", fix, True)
+        reason = type(exc.__cause__).__name__ if isinstance(exc.__cause__, Exception) else _message(exc)
+        fix = f"could not reach {where} ({reason}): check {spec.url_variable} and the network"
+        if url.rstrip("/") != spec.default_url:
+            fix += f"; the default is {spec.default_url}"
+        return Row(spec.name, "yes", "no", "?", fix, True)
+    except NotFound as exc:
+        fix = f"{where} has no {spec.name} API (HTTP {exc.status or 404}): check {spec.url_variable}"
+        fix += f" (default {spec.default_url})"
+        if spec.name == "commcare":
+            fix += f" and COMMCARE_DOMAIN ('{settings.commcare_domain}')"
+        return Row(spec.name, "yes", "yes", "?", fix, True)
+    except MalformedResponse as exc:
+        fix = (
+            f"{where} does not answer like the {spec.name} API ({_message(exc)}): "
+            f"check {spec.url_variable} (default {spec.default_url})"
+        )
+        return Row(spec.name, "yes", "yes", "?", fix, True)
+    except RateLimited as exc:
+        wait = f" {exc.retry_after:g} s" if exc.retry_after is not None else " a minute"
+        return Row(spec.name, "yes", "yes", "?", f"rate limited by {where}: run doctor again in{wait}", True)
+    except ProviderError as exc:
+        return Row(spec.name, "yes", "yes", "?", f"{where} refused the check request: {_message(exc)}", True)
+    except Exception as exc:  # a bug, not a configuration problem: report it in the row, not as a traceback
+        return Row(spec.name, "yes", "?", "?", f"unexpected {type(exc).__name__} while checking {where}", True)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await close()
+    return Row(spec.name, "yes", "yes", "yes", "", False)
+
+
+def _connect(
+    provider: str, settings: Settings, transport: AsyncBaseTransport | None, policy: HttpPolicy
+) -> tuple[Callable[[], Awaitable[object]], Callable[[], Awaitable[None]]]:
+    """The provider's cheapest authenticated read, and how to close its client."""
+    if provider == "clearinghouse":
+        from providers.clearinghouse.client import ClearinghouseClient
+
+        assert settings.clearinghouse_api_token is not None
+        ch = ClearinghouseClient.connect(
+            settings.clearinghouse_base_url,
+            settings.clearinghouse_api_token.get_secret_value(),
+            transport=transport,
+            policy=policy,
+        )
+        # One case by id: a tiny answer (or the API's "no results"), but still authenticated.
+        return (lambda: ch.search({"case_id": 1})), ch.aclose
+    if provider == "commcare":
+        from providers.commcare.client import CommCareClient
+
+        assert settings.commcare_api_key is not None
+        cc = CommCareClient.connect(
+            settings.commcare_base_url,
+            settings.commcare_username or "",
+            settings.commcare_api_key.get_secret_value(),
+            settings.commcare_domain or "",
+            transport=transport,
+            policy=policy,
+        )
+        return (lambda: cc.list_cases_v2(limit=1)), cc.aclose
+    from providers.certn.client import CertnClient
+
+    assert settings.certn_api_key is not None
+    ce = CertnClient.connect(
+        settings.certn_base_url, settings.certn_api_key.get_secret_value(), transport=transport, policy=policy
+    )
+    return (lambda: ce.list_cases(page_size=1)), ce.aclose
+
+
+def _message(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, ProviderError) else str(exc)
+
+
+def render(rows: list[Row]) -> str:
+    table = [COLUMNS, *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS) - 1)]
+    lines = []
+    for i, line in enumerate(table):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "  " + line[-1])
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * len(COLUMNS[-1]))
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def run_doctor(*, sandbox: bool = False, settings: Settings | None = None) -> int:
+    """Print the table on stdout; 1 when a configured provider fails (or none is configured)."""
+    settings = settings or Settings()
+    secrets = settings.secret_values()
+    transports = None
+    sandbox = sandbox or settings.casebridge_sandbox
+    if sandbox:
+        from server.sandbox import build_emulators, in_process_transports, sandbox_settings
+
+        settings = sandbox_settings(settings)
+        transports = in_process_transports(build_emulators())
+    logging.getLogger("stamina").setLevel(logging.ERROR)  # retries are part of the check, not news
+    rows = anyio.run(lambda: check_all(settings, transports=transports, sandbox=sandbox))
+    # Belt and braces: the clients redact already, but nothing configured may ever be printed.
+    redact = Redactor([*secrets, *settings.secret_values()])
+    sys.stdout.write(redact(render(rows)))
+    sys.stdout.flush()
+    return 1 if any(row.failed for row in rows) else 0

@@ -1,0 +1,97 @@
+"""The MCP Bundle as Claude Desktop gets it: ``mcpb validate`` and ``mcpb pack`` (the real CLI), then
+the unpacked bundle started with its own ``mcp_config`` command, in sandbox mode, listing its tools.
+
+The command is run as written, ``uv run --directory <bundle> casebridge``, with ``uv`` from the dev
+dependencies. That is what a user's machine does: uv builds casebridge from the bundle's own files
+(so a file the bundle leaves out fails here) into a fresh environment, fetching dependencies from
+PyPI into uv's cache (seconds once the cache is warm). Swapping in this checkout's Python would
+prove nothing about the bundle's contents. ``UV_PYTHON_DOWNLOADS=never``: uv must use an installed
+Python, as the manifest's ``compatibility.runtimes.python`` promises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from tests.external.clients import NodeTools
+from tests.support import ROOT, subprocess_env, text_of
+
+pytestmark = pytest.mark.external
+
+# What a user types into the bundle's settings: no credentials, only the sandbox switch.
+USER_CONFIG: dict[str, Any] = {"casebridge_sandbox": True}
+UV_START_LIMIT = 300
+
+
+def uv_path() -> str:
+    found = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
+    assert found, "uv is missing: it is a dev dependency (python -m pip install -e '.[dev]')"
+    return found
+
+
+def substitute(value: str, dirname: Path, manifest: dict[str, Any]) -> str:
+    """``${__dirname}`` and ``${user_config.KEY}`` as the bundle host replaces them (defaults, then the user's)."""
+    values = {key: option.get("default") for key, option in manifest["user_config"].items()} | USER_CONFIG
+    value = value.replace("${__dirname}", str(dirname))
+    for key, given in values.items():
+        text = ("true" if given else "false") if isinstance(given, bool) else str(given)
+        value = value.replace(f"${{user_config.{key}}}", text)
+    assert "${" not in value, f"unsubstituted variable in {value!r}"
+    return value
+
+
+@pytest.fixture(scope="module")
+def bundle(node_tools: NodeTools, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    validated = node_tools.run("mcpb", "validate", str(ROOT / "manifest.json"))
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert "schema validation passes" in validated.stdout.lower()
+
+    out = tmp_path_factory.mktemp("bundle") / "casebridge.mcpb"
+    packed = node_tools.run("mcpb", "pack", str(ROOT), str(out))
+    assert packed.returncode == 0, packed.stdout + packed.stderr
+    assert out.is_file()
+    return out
+
+
+def test_bundle_holds_the_server_and_nothing_else(bundle: Path) -> None:
+    with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"manifest.json", "icon.png", "pyproject.toml", "README.md", "server", "tools", "providers"}
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert "server/cli.py" in names and "providers/clearinghouse/emulator.py" in names
+
+
+async def test_unpacked_bundle_starts_with_its_own_command(bundle: Path, tmp_path: Path) -> None:
+    root = tmp_path / "casebridge"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root)
+    manifest = json.loads((root / "manifest.json").read_text())
+    config = manifest["server"]["mcp_config"]
+    assert config["command"] == "uv"
+    env = subprocess_env({key: substitute(v, root, manifest) for key, v in config["env"].items()})
+    env.pop("VIRTUAL_ENV", None)  # the host does not run inside our development environment
+    env["PATH"] = f"{Path(uv_path()).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    params = StdioServerParameters(
+        command=config["command"], args=[substitute(a, root, manifest) for a in config["args"]], env=env
+    )
+    # A cold uv cache downloads the dependencies first; a bound keeps a stuck install from hanging CI.
+    with anyio.fail_after(UV_START_LIMIT):
+        async with Client(params, mode="legacy") as client:  # type: ignore[arg-type]
+            listed = {tool.name for tool in (await client.list_tools()).tools}
+            assert listed == {tool["name"] for tool in manifest["tools"]}
+            result = await client.call_tool("search_cases", {"provider": "commcare", "limit": 1})
+            assert not result.is_error, text_of(result)
+            assert re.match(r"\[SANDBOX", text_of(result)), "sandbox mode came from user_config"
