@@ -52,6 +52,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     sb.add_argument("--port", type=int, default=8765, dest="sandbox_port", help="port (default: 8765)")
     doc = sub.add_parser("doctor", help="check the configuration and each provider's credentials, print one table")
     doc.add_argument("--sandbox", action="store_true", dest="doctor_sandbox", help="check the built-in sandbox")
+    led = sub.add_parser("ledger", help="print the recent orders, cancellations and report requests")
+    led.add_argument("--limit", type=int, default=30, help="entries to show (default: 30)")
     return parser.parse_args(argv)
 
 
@@ -64,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "sandbox":
         return serve_emulators(args.sandbox_port)
+    if args.command == "ledger":
+        return print_ledger(args.limit)
     if args.command == "doctor":
         from server.doctor import run_doctor
 
@@ -142,10 +146,13 @@ async def _until_signal(fn: Any, cleanup: Any) -> None:
 async def _serve_http(server: Any, args: argparse.Namespace, token: str | None) -> None:
     import uvicorn
 
+    security = _transport_security(args.host)
     if args.transport == "http":
-        app = server.streamable_http_app(host=args.host, max_request_body_size=MAX_REQUEST_BODY)
+        app = server.streamable_http_app(
+            host=args.host, max_request_body_size=MAX_REQUEST_BODY, transport_security=security
+        )
     else:
-        app = server.sse_app(host=args.host, max_request_body_size=MAX_REQUEST_BODY)
+        app = server.sse_app(host=args.host, max_request_body_size=MAX_REQUEST_BODY, transport_security=security)
     if token:
         app = BearerTokenMiddleware(app, token)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
@@ -162,12 +169,17 @@ class BearerTokenMiddleware:
 
     def __init__(self, app: Any, token: str) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
+
+    def _authorized(self, header: bytes) -> bool:
+        scheme, _, credentials = header.partition(b" ")
+        # The scheme is case-insensitive (RFC 9110 §11.1); the token itself is compared in constant time.
+        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self._expected)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             supplied = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(supplied, self._expected):
+            if not self._authorized(supplied):
                 body = b'{"error": "unauthorized"}'
                 await send(
                     {
@@ -191,6 +203,27 @@ def _log_level(name: str) -> LogLevel:
         if upper == level:
             return level
     return "WARNING"
+
+
+def _transport_security(host: str) -> Any:
+    """Host/Origin checks against DNS rebinding for a loopback bind (None elsewhere: a token is required).
+
+    The SDK switches them on by itself only for 127.0.0.1, localhost and ::1; any other loopback
+    address (127.0.0.2, ...) would otherwise be served to a rebinding browser page.
+    """
+    if not _is_loopback(host):
+        return None
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    own = f"[{host}]" if ":" in host else host
+    if own not in names:
+        names.append(own)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{name}:*" for name in names],
+        allowed_origins=[f"http://{name}:*" for name in names],
+    )
 
 
 def _is_loopback(host: str) -> bool:
@@ -224,4 +257,18 @@ def serve_emulators(port: int) -> int:
         f"Faults: POST {base}/_emulator/<provider>/faults; requests seen: GET {base}/_emulator/<provider>/requests\n"
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    return 0
+
+
+def print_ledger(limit: int) -> int:
+    """``casebridge ledger``: the ledger's recent entries as a table on stdout (never used by the server)."""
+    from server.ledger import OrderLedger, format_table
+    from server.settings import Settings
+
+    ledger = OrderLedger(Settings().casebridge_data_dir)
+    if not ledger.exists():
+        print(f"No ledger yet at {ledger.path}: nothing has been ordered, cancelled or requested.")
+        return 0
+    print(f"Ledger: {ledger.path}")
+    print(format_table(ledger.recent(max(1, limit))))
     return 0

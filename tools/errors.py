@@ -30,18 +30,20 @@ class ToolFailure(ToolError):
         self.message = message
         self.provider = provider
         self.field = field
-        self.fix = fix
+        # Every failure says what to do: a generic hint for its category when the raiser gave none.
+        self.fix = fix or _DEFAULT_FIX.get(category)
         self.retryable = retryable
         self.retry_after_seconds = retry_after_seconds
 
     @classmethod
     def from_provider(cls, err: ProviderError) -> ToolFailure:
         retry_after = err.retry_after
+        # The message and field may quote the provider's own error body: untrusted, one line, bounded.
         return cls(
             err.category,
-            err.message,
+            one_line(err.message, 500),
             provider=err.provider,
-            field=err.field,
+            field=one_line(err.field, 80) if err.field else None,
             fix=err.hint or _DEFAULT_FIX.get(err.category),
             retryable=err.retryable,
             retry_after_seconds=None if retry_after is None else round(retry_after, 1),

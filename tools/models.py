@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 ProviderName = Literal["clearinghouse", "commcare", "certn"]
 PROVIDERS: tuple[ProviderName, ...] = ("clearinghouse", "commcare", "certn")
 
-Fact = str | int | float | bool | list[str] | None
+# The two common kinds first: the output schema's anyOf keeps this order, and a client checking
+# results with jsonschema tries the branches in turn (a list fact used to fail four first).
+Fact = str | list[str] | int | float | bool | None
 
 
 class Model(BaseModel):

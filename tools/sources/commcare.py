@@ -12,7 +12,7 @@ from providers.commcare.client import MAX_LIMIT, CaseV2, CommCareClient
 from providers.errors import NotFound
 from tools.models import CaseDetail, CaseSummary, Fact
 from tools.sources.base import Page, PageState, Source
-from tools.text import one_line
+from tools.text import one_line, reject_controls
 
 MAX_PROPERTIES_SHOWN = 25
 MAX_CHILDREN = 25
@@ -29,8 +29,13 @@ CaseType = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A
 ExternalId = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.:@#+/-]{0,99}$")
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=_NO_CONTROL)]
-PropertyValue = Annotated[str, StringConstraints(max_length=200, pattern=_NO_CONTROL)]
+# The pattern is what the schema shows; reject_controls also refuses C1 controls and bidi/zero-width marks.
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=_NO_CONTROL),
+    AfterValidator(reject_controls),
+]
+PropertyValue = Annotated[str, StringConstraints(max_length=200, pattern=_NO_CONTROL), AfterValidator(reject_controls)]
 
 
 def _check_properties(value: dict[str, str]) -> dict[str, str]:
@@ -56,10 +61,8 @@ class CommCareFilters(BaseModel):
     opened_before: date | None = Field(None, description="Opened on or before this date.")
     closed_after: date | None = Field(None, description="Closed on or after this date.")
     closed_before: date | None = Field(None, description="Closed on or before this date.")
-    properties: Annotated[dict[str, PropertyValue], AfterValidator(_check_properties)] | None = Field(
-        None,
-        max_length=10,
-        description="Case property equals value, e.g. {'village': 'Rampur'}; '' matches unset.",
+    properties: Annotated[dict[str, PropertyValue], Field(max_length=10), AfterValidator(_check_properties)] | None = (
+        Field(None, description="Case property equals value, e.g. {'village': 'Rampur'}; '' matches unset.")
     )
     parent_case_id: Id | None = Field(None, description="Only children of this case.")
 
