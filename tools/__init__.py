@@ -16,3 +16,13 @@ def register_all(server: MCPServer, registry: SourceRegistry) -> None:
 
     search_cases.register(server, registry)
     get_case.register(server, registry)
+    if not registry.read_only and "certn" in registry.sources and registry.ledger is not None:
+        from tools import cancel_case, generate_report, order_case
+
+        order_case.register(server, registry)
+        cancel_case.register(server, registry)
+        generate_report.register(server, registry)
+
+    from tools import prompts
+
+    prompts.register(server, registry)
