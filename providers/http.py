@@ -17,7 +17,6 @@ from typing import Any
 
 import anyio
 import httpx2 as httpx
-import stamina
 
 from providers import __version__
 from providers.errors import MalformedResponse, Timeout, Unavailable
@@ -116,22 +115,38 @@ class ProviderHTTP:
         self.provider = provider
         self.policy = policy or HttpPolicy()
         self.redact = Redactor(secrets)
-        p = self.policy
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/",
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
-            timeout=httpx.Timeout(p.read_timeout, connect=p.connect_timeout),
-            limits=httpx.Limits(max_connections=p.max_connections, max_keepalive_connections=20),
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._base_url = httpx.URL(base_url.rstrip("/") + "/")
+        self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._closed = False
+
+    def _http(self) -> httpx.AsyncClient:
+        # Built on the first request, not at start-up: constructing an AsyncClient imports the
+        # connection stack (httpcore2, h11, h2, truststore) and loads the CA bundle, about 0.1 s
+        # for three providers that a session which only lists tools never needs (bench/, cold start).
+        if self._client is None:
+            if self._closed:
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            p = self.policy
+            self._client = httpx.AsyncClient(
+                base_url=self._base_url,
+                headers=self._headers,
+                timeout=httpx.Timeout(p.read_timeout, connect=p.connect_timeout),
+                limits=httpx.Limits(max_connections=p.max_connections, max_keepalive_connections=20),
+                transport=self._transport,
+                follow_redirects=False,
+            )
+        return self._client
 
     @property
     def base_url(self) -> str:
-        return str(self._client.base_url)
+        return str(self._base_url)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        self._closed = True
+        if self._client is not None:
+            await self._client.aclose()
 
     def _retry_hook(self, exc: Exception) -> bool | float:
         if isinstance(exc, _RetryableStatus):
@@ -145,6 +160,8 @@ class ProviderHTTP:
 
     async def get(self, url: str, params: QueryParams | None = None) -> httpx.Response:
         """GET ``url`` (relative to the base, or absolute on the same host) with retries."""
+        import stamina  # here, not at module level: it and tenacity add ~15 ms to every start-up
+
         p = self.policy
         query = _clean_params(params)
         last: httpx.Response | None = None
@@ -160,7 +177,7 @@ class ProviderHTTP:
                         wait_jitter=p.wait_jitter,
                     ):
                         with attempt:
-                            response = await self._client.get(url, params=query)
+                            response = await self._http().get(url, params=query)
                             if response.status_code in RETRY_STATUSES:
                                 await response.aread()
                                 last = response
@@ -192,7 +209,7 @@ class ProviderHTTP:
         p = self.policy
         try:
             with anyio.fail_after(p.deadline):
-                return await self._client.post(url, json=json)
+                return await self._http().post(url, json=json)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise Timeout(
                 self.provider,

@@ -56,7 +56,8 @@ Text = Annotated[str | None, BeforeValidator(_text)]
 
 
 class Wire(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # defer_build: validators are built on first use, not at start-up (bench/, cold start).
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class Defendant(Wire):
@@ -198,7 +199,7 @@ def cursor_of(url: str | None) -> str | None:
 class Envelope(BaseModel, Generic[T]):
     """DRF cursor pagination: absolute ``next``/``previous`` URLs, no ``count``."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     next: str | None = None
     previous: str | None = None

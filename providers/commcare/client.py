@@ -44,7 +44,8 @@ _FORBIDDEN_HINT = (
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # defer_build: validators are built on first use, not at start-up (bench/, cold start).
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class CaseIndex(_Wire):
