@@ -266,9 +266,9 @@ def print_ledger(limit: int) -> int:
     from server.settings import Settings
 
     ledger = OrderLedger(Settings().casebridge_data_dir)
+    out = sys.stdout  # this subcommand's output; the MCP server itself never writes here
     if not ledger.exists():
-        print(f"No ledger yet at {ledger.path}: nothing has been ordered, cancelled or requested.")
+        out.write(f"No ledger yet at {ledger.path}: nothing has been ordered, cancelled or requested.\n")
         return 0
-    print(f"Ledger: {ledger.path}")
-    print(format_table(ledger.recent(max(1, limit))))
+    out.write(f"Ledger: {ledger.path}\n{format_table(ledger.recent(max(1, limit)))}\n")
     return 0
