@@ -123,6 +123,10 @@ def from_validation(err: ValidationError) -> ToolFailure:
     for e in errors[:5]:
         loc = ".".join(str(p) for p in e["loc"]) or "arguments"
         msg = str(e["msg"]).removeprefix("Value error, ")
+        if e["type"] == "missing":
+            msg = "required, but not given"
+        elif e["type"] == "extra_forbidden":
+            msg = "Extra inputs are not permitted: not a parameter here (see the input schema)"
         problems.append(f"{one_line(loc, 80)}: {one_line(msg, 300)}")
     more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
     first = ".".join(str(p) for p in errors[0]["loc"]) if errors else None

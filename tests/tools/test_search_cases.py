@@ -162,3 +162,10 @@ async def test_provider_failures_become_typed_results(
     emulators[provider].reset()
     again = await call(client, {"provider": provider, "limit": 2})
     assert not again.is_error, text_of(again)  # the server answers the next call normally
+
+
+async def test_missing_required_argument_is_named(client: Client) -> None:
+    result = await client.call_tool("get_case", {})
+    assert result.is_error
+    error = result.structured_content["error"]
+    assert error["field"] == "ref" and "required, but not given" in error["message"]
