@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import anyio
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, RequestStateSecurity
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 from mcp.types import Tool as MCPTool
@@ -15,6 +15,7 @@ from mcp.types import Tool as MCPTool
 from providers import __version__
 from server.schema import compact_schema, header_schema
 from tools import register_all
+from tools.actions import LedgerError
 from tools.errors import ToolFailure, failure_from_exception
 from tools.models import PROVIDERS
 from tools.registry import SourceRegistry
@@ -115,7 +116,22 @@ def _provider_of(arguments: Any) -> str | None:
     return provider if provider in PROVIDERS else None
 
 
-def build_server(registry: SourceRegistry, *, log_level: LogLevel = "WARNING") -> CasebridgeServer:
+def build_server(
+    registry: SourceRegistry, *, log_level: LogLevel = "WARNING", shared_request_state: bool = False
+) -> CasebridgeServer:
+    """The server for ``registry``.
+
+    ``shared_request_state`` seals 2026-07-28 multi-round-trip state (a confirmation in progress)
+    with a key kept in the ledger instead of a per-process one, so it survives a restart and any
+    worker sharing the data folder can continue it. HTTP deployments want that; stdio does not,
+    and it would create the ledger file at start-up.
+    """
+    security = None
+    if shared_request_state and registry.ledger is not None:
+        try:
+            security = RequestStateSecurity(keys=[registry.ledger.secret("request-state")], audience="casebridge")
+        except (LedgerError, OSError) as exc:
+            log.warning("request state stays per-process: %s", exc)
     server = CasebridgeServer(
         registry,
         name="casebridge",
@@ -123,6 +139,7 @@ def build_server(registry: SourceRegistry, *, log_level: LogLevel = "WARNING") -
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level=log_level,
+        request_state_security=security,
         website_url="https://github.com/casebridge/casebridge",
     )
     register_all(server, registry)

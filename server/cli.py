@@ -103,7 +103,9 @@ def serve(args: argparse.Namespace) -> int:
             "no provider is configured: every tool will explain how to configure one "
             "(or run with --sandbox to try casebridge on synthetic data)"
         )
-    server = build_server(registry, log_level=_log_level(args.log_level))
+    server = build_server(
+        registry, log_level=_log_level(args.log_level), shared_request_state=args.transport != "stdio"
+    )
 
     async def run() -> None:
         try:

@@ -96,11 +96,15 @@ def make_server(emulators: Emulators, *, read_only: bool = False, **settings: An
 
 
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """A clean environment for a casebridge child process: no provider variables leak in."""
+    """A clean environment for a casebridge child process: no provider variables leak in.
+
+    The data folder is kept (the test session points it at a temporary folder), so no child
+    writes a ledger into the real user data folder.
+    """
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("CLEARINGHOUSE_", "COMMCARE_", "CERTN_", "CASEBRIDGE_"))
+        if not k.startswith(("CLEARINGHOUSE_", "COMMCARE_", "CERTN_", "CASEBRIDGE_")) or k == "CASEBRIDGE_DATA_DIR"
     }
     env.update(extra or {})
     env["PYTHONUNBUFFERED"] = "1"
