@@ -199,3 +199,50 @@ def test_non_loopback_bind_without_token_refuses_to_start() -> None:
     proc = run_cli("--transport", "http", "--host", "0.0.0.0", "--port", str(free_port()))
     assert proc.returncode == 2
     assert "CASEBRIDGE_HTTP_TOKEN" in proc.stderr
+
+
+def test_sandbox_command_serves_the_three_emulators_on_loopback() -> None:
+    import httpx2 as httpx
+
+    from providers.certn import emulator as certn
+    from providers.clearinghouse import emulator as clearinghouse
+    from providers.commcare import emulator as commcare
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "server", "sandbox", "--port", str(port)],
+        env=subprocess_env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        with httpx.Client(base_url=base, timeout=10) as http:
+            ch = http.get("/api/v2p1/cases/", headers={"Authorization": f"Token {clearinghouse.SANDBOX_TOKEN}"})
+            assert ch.status_code == 200 and ch.json()["results"]
+            cc = http.get(
+                f"/a/{commcare.SANDBOX_DOMAIN}/api/case/v2/",
+                headers={"Authorization": f"ApiKey {commcare.SANDBOX_USERNAME}:{commcare.SANDBOX_API_KEY}"},
+            )
+            assert cc.status_code == 200 and cc.json()["cases"]
+            ce = http.get("/api/public/cases/", headers={"Authorization": f"Api-Key {certn.SANDBOX_API_KEY}"})
+            assert ce.status_code == 200 and ce.json()["results"]
+            # Faults are steered per provider through the control routes.
+            fault = {"faults": [{"kind": "status", "status": 503, "times": 1}]}
+            assert http.post("/_emulator/certn/faults", json=fault).status_code == 200
+            assert http.get("/api/public/cases/", headers={"Authorization": "Api-Key x"}).status_code == 503
+            seen = http.get("/_emulator/certn/requests").json()
+            assert [r["path"] for r in seen][-1] == "/api/public/cases/"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert clearinghouse.SANDBOX_TOKEN in (proc.stderr.read().decode() if proc.stderr else "")
