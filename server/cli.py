@@ -110,6 +110,12 @@ def serve(args: argparse.Namespace) -> int:
     async def run() -> None:
         try:
             if args.transport == "stdio":
+                if sys.stdin.isatty():  # a person at a terminal, not an MCP client: say what is going on
+                    sys.stderr.write(
+                        f"casebridge {__version__}{' (sandbox)' if registry.sandbox else ''} is serving MCP on "
+                        f"stdio for: {', '.join(registry.configured) or 'no provider'}. Connect an MCP client "
+                        "(see README), or try --transport http. Ctrl-D or Ctrl-C stops it.\n"
+                    )
                 await _until_signal(server.run_stdio_async, registry.aclose)
             else:
                 await _serve_http(server, args, token)
