@@ -17,6 +17,7 @@ from server.schema import compact_schema, header_schema
 from tools import register_all
 from tools.actions import LedgerError
 from tools.errors import ToolFailure, failure_from_exception
+from tools.get_case import split_ref
 from tools.models import PROVIDERS
 from tools.registry import SourceRegistry
 
@@ -112,7 +113,8 @@ def _provider_of(arguments: Any) -> str | None:
     provider = arguments.get("provider")
     ref = arguments.get("ref")
     if not isinstance(provider, str) and isinstance(ref, str):
-        provider = ref.strip().removeprefix("case://").replace("/", ":", 1).partition(":")[0]
+        parts = split_ref(ref)
+        provider = parts[0] if parts else None
     return provider if provider in PROVIDERS else None
 
 

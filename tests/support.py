@@ -32,6 +32,18 @@ TEST_POLICY = HttpPolicy(
     max_retry_after=1.0,
 )
 
+# Provider-client tests: shorter still, since they exercise one client against one emulator.
+FAST_POLICY = HttpPolicy(
+    connect_timeout=1.0,
+    read_timeout=2.0,
+    deadline=4.0,
+    attempts=3,
+    wait_initial=0.01,
+    wait_max=0.02,
+    wait_jitter=0.0,
+    max_retry_after=1.0,
+)
+
 ERAS = ["legacy", "auto"]
 
 

@@ -41,17 +41,23 @@ ANNOTATIONS = ToolAnnotations(
 _REF = re.compile(r"^(?:case://)?([a-z]+)[:/](.+)$")
 
 
+def split_ref(ref: str) -> tuple[str, str] | None:
+    """``(provider, raw id)`` of ``provider:id`` or ``case://provider/id``; None when it is neither."""
+    match = _REF.match(ref.strip())
+    return (match[1], match[2]) if match else None
+
+
 def parse_ref(ref: str, registry: SourceRegistry) -> tuple[Source, str]:
     """The source and normalised id for ``provider:id`` (or ``case://provider/id``)."""
-    match = _REF.match(ref.strip())
+    parts = split_ref(ref)
     example = "e.g. clearinghouse:15150"
-    if not match:
+    if parts is None:
         raise invalid(
             "ref",
             f"{ref[:80]!r} is not a case ref",
             f"Use provider:id as search_cases returns it, {example}.",
         )
-    provider, raw_id = match.groups()
+    provider, raw_id = parts
     if provider not in PROVIDERS:
         raise invalid("ref", f"unknown provider {provider[:30]!r} in the ref", f"Providers: {', '.join(PROVIDERS)}.")
     source = registry.get(provider)

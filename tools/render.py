@@ -117,7 +117,3 @@ def tool_result(model: BaseModel, text: str) -> CallToolResult:
         content=[TextContent(type="text", text=strip_controls(text))],
         structured_content=scrub(model.model_dump(mode="json", exclude_none=True)),
     )
-
-
-def joined(values: Iterable[str]) -> str:
-    return ", ".join(values)

@@ -10,17 +10,7 @@ from providers.certn.client import CertnClient
 from providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
 from providers.emulation import LoopbackServer, serve
 from providers.http import HttpPolicy
-
-FAST = HttpPolicy(
-    connect_timeout=1.0,
-    read_timeout=2.0,
-    deadline=4.0,
-    attempts=3,
-    wait_initial=0.01,
-    wait_max=0.02,
-    wait_jitter=0.0,
-    max_retry_after=1.0,
-)
+from tests.support import FAST_POLICY as FAST
 
 
 @pytest.fixture(scope="module")

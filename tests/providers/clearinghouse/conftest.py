@@ -10,20 +10,10 @@ from providers.clearinghouse.client import ClearinghouseClient
 from providers.clearinghouse.emulator import SANDBOX_TOKEN, build
 from providers.emulation import Emulator, LoopbackServer, serve
 from providers.http import HttpPolicy
+from tests.support import FAST_POLICY as FAST
 
 # A small provider page so pagination crosses many pages on little data.
 PAGE_SIZE = 7
-
-FAST = HttpPolicy(
-    connect_timeout=1.0,
-    read_timeout=2.0,
-    deadline=4.0,
-    attempts=3,
-    wait_initial=0.01,
-    wait_max=0.02,
-    wait_jitter=0.0,
-    max_retry_after=1.0,
-)
 
 
 @pytest.fixture(scope="module")
