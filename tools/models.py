@@ -18,13 +18,18 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CaseSummary(Model):
-    """One line's worth of a case."""
+class CaseRow(Model):
+    """One search hit."""
 
     ref: Annotated[str, Field(description="Case ref, provider:id; pass to get_case.")]
     title: str
     status: str | None = None
     date: Annotated[str | None, Field(description="Main date: filed, opened or ordered.")] = None
+
+
+class CaseSummary(CaseRow):
+    """One line's worth of a case."""
+
     facts: dict[str, Fact] = Field(default_factory=dict)
 
 
@@ -43,11 +48,13 @@ class Item(Model):
 class SearchResult(Model):
     provider: ProviderName
     sandbox: Annotated[bool, Field(description="True: synthetic sandbox data, not a real service.")]
-    cases: list[CaseSummary]
+    # Provider-specific facts go to the text line (for the model) and to get_case, not here: the
+    # structured rows stay small and the same shape for every provider.
+    cases: list[CaseRow]
     total: Annotated[int | None, Field(description="Total matches when the provider reports it.")] = None
     next_cursor: Annotated[str | None, Field(description="Pass as cursor for the next page.")] = None
     truncated: Annotated[bool, Field(description="More matches exist beyond this page.")] = False
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] | None = None
 
 
 class CaseDetail(Model):

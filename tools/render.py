@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
@@ -68,15 +68,16 @@ def _notes(notes: Iterable[str]) -> list[str]:
     return [f"Note: {one_line(n, 400)}" for n in notes]
 
 
-def search_text(result: SearchResult) -> str:
+def search_text(result: SearchResult, cases: Sequence[CaseSummary]) -> str:
+    """``result`` as text; the lines come from ``cases``, the same cases with their facts."""
     lines: list[str] = []
     if result.sandbox:
         lines.append(SANDBOX_BANNER)
     total = f" of {result.total}" if result.total is not None else ""
     more = "; more available" if result.truncated else ""
     lines.append(f"{result.provider}: {len(result.cases)} case(s){total}{more}")
-    lines.extend(fence([case_line(c) for c in result.cases]))
-    lines.extend(_notes(result.notes))
+    lines.extend(fence([case_line(c) for c in cases]))
+    lines.extend(_notes(result.notes or ()))
     if result.next_cursor:
         lines.append(f"next_cursor: {result.next_cursor}")
     return "\n".join(lines)

@@ -86,9 +86,9 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
             total=page.total,
             next_cursor=next_cursor,
             truncated=next_cursor is not None,
-            notes=page.notes,
+            notes=page.notes or None,
         )
-        return tool_result(result, search_text(result))
+        return tool_result(result, search_text(result, page.cases))
 
     server.add_tool(search_cases, name=NAME, description=DESCRIPTION, annotations=ANNOTATIONS)
     if registry.configured:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ _CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb"
     "\U000e0000-\U000e007f]"
 )
+_JSON_ESCAPED_CONTROL = re.compile(r"\\(?:u00|[bfr])")
 _SPACES = re.compile(r"[ \t]{2,}")
 # Fields longer than this get a cut note naming their full size; shorter limits get a bare "…".
 _NOTE_FROM = 80
@@ -52,12 +54,22 @@ def scrub(value: Any) -> Any:
     The last line of defence for tool results: whatever a source forgot to ``clean``, no control
     character, terminal escape or bidi override reaches the model. Newlines and tabs stay.
     """
+    # Fast path, one pass over the JSON text: JSON writes C0 controls as \b, \f, \r or \u00XX (\n
+    # and \t may stay) and leaves every other character as it is, so a clean text proves every
+    # string in ``value`` clean. A literal backslash before such a letter only sends us the slow way.
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if not _JSON_ESCAPED_CONTROL.search(text) and not _CONTROL.search(text):
+        return value
+    return _scrub(value)
+
+
+def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return strip_controls(value)
     if isinstance(value, dict):
-        return {scrub(k): scrub(v) for k, v in value.items()}
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [scrub(v) for v in value]
+        return [_scrub(v) for v in value]
     return value
 
 

@@ -130,7 +130,7 @@ class CertnSource(Source):
             if len(cases) >= limit:
                 next_state = {"p": page, "k": 0, "s": size}
                 break
-        return Page([self.summary(c) for c in cases], next_state, total, notes)
+        return Page([self.summary(c, checks=False) for c in cases], next_state, total, notes)
 
     async def get(self, case_id: str, include: frozenset[str]) -> CaseDetail:
         cid = self.check_id(case_id)
@@ -203,12 +203,11 @@ class CertnSource(Source):
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    def summary(self, case: CertnCase) -> CaseSummary:
-        facts: dict[str, Fact] = {
-            "score": _score(case.overall_score),
-            "checks": [check_type_label(c.type).lower() for c in case.checks if c.type][:MAX_LIST],
-            "tags": [one_line(t, 60) for t in case.tags[:MAX_LIST]],
-        }
+    def summary(self, case: CertnCase, *, checks: bool = True) -> CaseSummary:
+        """One line for ``case``; search lines leave out the checks (get_case lists them)."""
+        facts: dict[str, Fact] = {"score": _score(case.overall_score)}
+        if checks:
+            facts["checks"] = [check_type_label(c.type).lower() for c in case.checks if c.type][:MAX_LIST]
         return CaseSummary(
             ref=self.ref(case.id),
             title=_title(case),
