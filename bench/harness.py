@@ -178,6 +178,18 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds used so far by process ``pid`` (all its threads), from ``/proc``.
+
+    Resolution is one clock tick (usually 10 ms): read it around work of many calls, not one.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
 # -- processes ---------------------------------------------------------------------------------
 
 
@@ -268,9 +280,21 @@ class Lab:
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
 
+    @property
+    def emulator_pid(self) -> int:
+        """The process id of the emulators' process (for CPU accounting)."""
+        assert self._proc is not None, "the Lab is not running"
+        return self._proc.pid
+
     @contextlib.contextmanager
     def http_server(self, bare: bool = False) -> Iterator[str]:
         """casebridge (configured for the emulators) or the bare server over Streamable HTTP; yields the MCP URL."""
+        with self.http_server_process(bare) as (url, _):
+            yield url
+
+    @contextlib.contextmanager
+    def http_server_process(self, bare: bool = False) -> Iterator[tuple[str, int]]:
+        """Like ``http_server``, but yields the MCP URL and the server's process id."""
         port = free_port()
         if bare:
             command, env = [*BARE, "--http", str(port)], {}
@@ -286,7 +310,7 @@ class Lab:
         )
         try:
             wait_for_port(port, proc)
-            yield f"http://127.0.0.1:{port}/mcp"
+            yield f"http://127.0.0.1:{port}/mcp", proc.pid
         finally:
             stop(proc)
 

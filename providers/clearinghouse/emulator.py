@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -37,6 +39,8 @@ SANDBOX_TOKEN = "sandbox-clearinghouse-token"
 PREFIX = "/api/v2p1"
 INTEGER_FILTERS = frozenset({*vocab.FILTERS, "state", "court", "special_collection", "case_id"})
 PAGING_PARAMS = frozenset({"cursor", "no_cache"})
+# Case searches kept per normalised filter; the data set never changes.
+MATCH_CACHE_SIZE = 256
 
 
 def build(*, token: str = SANDBOX_TOKEN, page_size: int = 20, seed: int = 2026) -> Emulator:
@@ -99,6 +103,8 @@ class _Api:
         self.data = data
         self.token = token
         self.page_size = page_size
+        # Read-only API: each distinct filter is matched and ordered once (a write path would clear this).
+        self._matches: OrderedDict[tuple[Any, ...], _Ordered] = OrderedDict()
 
     def _auth_error(self, request: Request) -> Response | None:
         header = request.headers.get("authorization")
@@ -142,10 +148,18 @@ class _Api:
                 return False
             return not texts or any(all(t in case.haystack for t in terms) for terms in texts)
 
-        matched = [case for case in self.data.cases if matches(case)]
-        if not matched:
+        # Filters AND across keys and OR within one, texts OR: order and repeats do not change the match.
+        cache_key = (tuple(sorted((k, tuple(sorted(ids))) for k, ids in wanted.items())), frozenset(map(tuple, texts)))
+        found = self._matches.get(cache_key)
+        if found is None:
+            found = self._matches[cache_key] = _Ordered([case for case in self.data.cases if matches(case)])
+            if len(self._matches) > MATCH_CACHE_SIZE:
+                self._matches.popitem(last=False)
+        else:
+            self._matches.move_to_end(cache_key)
+        if not found.items:
             return _json([f"No results for {dict(pairs)!r}"], request, 400)
-        return self._paginate(request, matched, lambda case: case.body, pairs)
+        return self._paginate(request, found, lambda case: case.body, pairs)
 
     async def case_detail(self, request: Request) -> Response:
         if denied := self._auth_error(request):
@@ -162,7 +176,7 @@ class _Api:
             case = self.data.by_id.get(request.path_params["case_id"])
             if case is None:
                 raise HTTPException(404)
-            return self._paginate(request, getattr(case, kind), lambda item: item, [])
+            return self._paginate(request, _Ordered(getattr(case, kind)), lambda item: item, [])
 
         return handler
 
@@ -182,7 +196,7 @@ class _Api:
         if title := params.get("title"):
             docs = [d for d in docs if title.lower() in str(d["title"]).lower()]
         pairs = [(k, v) for k, v in params.multi_items() if k not in PAGING_PARAMS]
-        return self._paginate(request, docs, lambda item: item, pairs)
+        return self._paginate(request, _Ordered(docs), lambda item: item, pairs)
 
     async def document_text(self, request: Request) -> Response:
         if denied := self._auth_error(request):
@@ -195,25 +209,21 @@ class _Api:
     def _paginate(
         self,
         request: Request,
-        items: Sequence[Any],
+        ordered: _Ordered,
         render: Callable[[Any], Any],
         pairs: list[tuple[str, str]],
     ) -> Response:
-        """DRF cursor pagination over ``items`` (descending id): ``next``/``previous``, no ``count``."""
-        ordered = sorted(items, key=_item_id, reverse=True)
+        """DRF cursor pagination over ``ordered`` (descending id): ``next``/``previous``, no ``count``."""
         raw_cursor = request.query_params.get("cursor")
         size = self.page_size
         if raw_cursor is None:
-            page = ordered[:size]
+            page = ordered.items[:size]
         else:
             decoded = _decode_cursor(raw_cursor)
             if decoded is None:
                 return _json({"detail": "Invalid cursor"}, request, 404)
             position, reverse = decoded
-            if reverse:
-                page = [item for item in ordered if _item_id(item) > position][-size:]
-            else:
-                page = [item for item in ordered if _item_id(item) < position][:size]
+            page = ordered.last_above(position, size) if reverse else ordered.first_below(position, size)
 
         def link(cursor: str) -> str:
             query = urlencode([*pairs, ("cursor", cursor), ("no_cache", "1")])
@@ -222,12 +232,38 @@ class _Api:
         next_url = previous_url = None
         if page:
             first, last = _item_id(page[0]), _item_id(page[-1])
-            if _item_id(ordered[-1]) < last:
+            if ordered.lowest_id < last:
                 next_url = link(_encode_cursor(last))
-            if _item_id(ordered[0]) > first:
+            if ordered.highest_id > first:
                 previous_url = link(_encode_cursor(first, reverse=True))
         payload = {"next": next_url, "previous": previous_url, "results": [render(item) for item in page]}
         return _json(payload, request)
+
+
+class _Ordered:
+    """Items in the API's order (descending id), with their negated ids (ascending) for bisection."""
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        self.items = sorted(items, key=_item_id, reverse=True)
+        self._keys = [-_item_id(item) for item in self.items]
+
+    @property
+    def highest_id(self) -> int:
+        return -self._keys[0]
+
+    @property
+    def lowest_id(self) -> int:
+        return -self._keys[-1]
+
+    def first_below(self, position: int, size: int) -> list[Any]:
+        """The first ``size`` items whose id is below ``position``."""
+        start = bisect.bisect_right(self._keys, -position)
+        return self.items[start : start + size]
+
+    def last_above(self, position: int, size: int) -> list[Any]:
+        """The last ``size`` items whose id is above ``position``."""
+        end = bisect.bisect_left(self._keys, -position)
+        return self.items[max(0, end - size) : end]
 
 
 def _item_id(item: Any) -> int:

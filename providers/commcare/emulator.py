@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hmac
 import json
 import math
 import re
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +32,8 @@ MAX_LIMIT = 5000
 DEFAULT_LIMIT = 20
 
 Predicate = Callable[[CaseRecord], bool]
+# Matched (filtered, ordered) case lists kept per normalised query; the data set never changes.
+MATCH_CACHE_SIZE = 256
 
 
 class _BadRequest(Exception):
@@ -338,6 +341,10 @@ _V05_ORDER: dict[str, Callable[[CaseRecord], datetime]] = {
 }
 
 
+# Parameters that shape or page the answer but do not decide which cases match.
+_V05_PAGE_ONLY = frozenset({"limit", "offset", "format", "child_cases__full", "parent_cases__full"})
+
+
 def _v05_field(obj: dict[str, Any], key: str) -> str | None:
     """A v0.5 object's field as the search index would hold it (top level, then properties)."""
     value = obj.get(key, obj["properties"].get(key))
@@ -368,8 +375,46 @@ class _CommCare:
         self.api_key = api_key
         self.throttle = throttle
         self.hits: dict[str, deque[float]] = {}
+        # Read-only emulator: the data set never changes, so matches and cursor keys are computed once.
+        # (A write path would have to clear ``_matches``.)
+        self._matches: OrderedDict[tuple[Any, ...], _Matched] = OrderedDict()
+        self._cursor_keys: dict[str, tuple[str, str]] = {}
+        # Wire objects of list pages, rendered once per case; never mutated (callers copy to add keys).
+        self._v2_objs: dict[str, dict[str, Any]] = {}
+        self._v05_objs: dict[str, dict[str, Any]] = {}
 
     # -- plumbing --------------------------------------------------------------------------
+
+    def _cursor_key(self, case: CaseRecord) -> tuple[str, str]:
+        """Where a v2 cursor points: the case's wire ``indexed_on`` and its id."""
+        key = self._cursor_keys.get(case.case_id)
+        if key is None:
+            key = self._cursor_keys[case.case_id] = (_ts(case.indexed_on) or "", case.case_id)
+        return key
+
+    def _v2_obj(self, case: CaseRecord) -> dict[str, Any]:
+        obj = self._v2_objs.get(case.case_id)
+        if obj is None:
+            obj = self._v2_objs[case.case_id] = _v2(case, self.domain)
+        return obj
+
+    def _v05_obj(self, case: CaseRecord) -> dict[str, Any]:
+        obj = self._v05_objs.get(case.case_id)
+        if obj is None:
+            obj = self._v05_objs[case.case_id] = _v05(case, self.domain)
+        return obj
+
+    def _matched(self, key: tuple[Any, ...], match: Callable[[], list[CaseRecord]]) -> _Matched:
+        """The cases ``match`` selects, remembered under ``key`` (least recently used dropped first)."""
+        found = self._matches.get(key)
+        if found is None:
+            found = _Matched(match(), self._cursor_key)
+            self._matches[key] = found
+            if len(self._matches) > MATCH_CACHE_SIZE:
+                self._matches.popitem(last=False)
+        else:
+            self._matches.move_to_end(key)
+        return found
 
     def _authorised(self, request: Request) -> bool:
         header = request.headers.get("authorization", "")
@@ -450,28 +495,34 @@ class _CommCare:
             if key not in _V05_KNOWN and key not in _V05_DATES and key not in _V05_EXACT and key != "closed"
         ]
 
-        matched: list[CaseRecord] = []
-        for case in self.data.cases:
-            if closed is not None and case.closed != closed:
-                continue
-            if any(getter(case) != wanted for getter, wanted in exact):
-                continue
-            if not all(_compare(op, getter(case), bound) for getter, op, bound in ranges):
-                continue
-            # The quirk: an unknown parameter is an exact-match filter on that field, not an error.
-            if passthrough:
-                obj = _v05(case, self.domain)
-                if any(_v05_field(obj, key) != value for key, value in passthrough):
+        def match() -> list[CaseRecord]:
+            matched: list[CaseRecord] = []
+            for case in self.data.cases:
+                if closed is not None and case.closed != closed:
                     continue
-            matched.append(case)
-        key_fn = _V05_ORDER[order.lstrip("-")]
-        matched.sort(key=lambda c: (key_fn(c), c.case_id), reverse=order.startswith("-"))
+                if any(getter(case) != wanted for getter, wanted in exact):
+                    continue
+                if not all(_compare(op, getter(case), bound) for getter, op, bound in ranges):
+                    continue
+                # The quirk: an unknown parameter is an exact-match filter on that field, not an error.
+                if passthrough:
+                    obj = self._v05_obj(case)
+                    if any(_v05_field(obj, key) != value for key, value in passthrough):
+                        continue
+                matched.append(case)
+            key_fn = _V05_ORDER[order.lstrip("-")]
+            matched.sort(key=lambda c: (key_fn(c), c.case_id), reverse=order.startswith("-"))
+            return matched
+
+        # Everything but paging and the related-case flags decides the match (the last value of a key wins).
+        cache_key = ("v0.5", *sorted((k, v) for k, v in params.items() if k not in _V05_PAGE_ONLY))
+        matched = self._matched(cache_key, match).cases
 
         page = matched[offset : offset + limit]
         extra = [(k, v) for k, v in items if k not in ("limit", "offset")]
         base = f"/a/{self.domain}/api/v0.5/case/?"
         total = len(matched)
-        objects = [self._v05_related(case, _v05(case, self.domain), params) for case in page]
+        objects = [self._v05_related(case, dict(self._v05_obj(case)), params) for case in page]
         next_url = (
             base + urlencode([("limit", limit), ("offset", offset + limit), *extra]) if offset + limit < total else None
         )
@@ -513,21 +564,21 @@ class _CommCare:
             raise _BadRequest(f"Limit may not exceed {MAX_LIMIT}")
         query = _V2Query(query_items)
 
-        matched = [c for c in self.data.cases if query.matches(c)]
+        # Same key OR, different keys AND: neither the order of the items nor a repeat changes the match.
+        cache_key = ("v2", *sorted(set(query_items)))
+        found = self._matched(cache_key, lambda: [c for c in self.data.cases if query.matches(c)])
+        matched = found.cases
         start = 0
         if after is not None:
-            position = after
-            start = next(
-                (i for i, c in enumerate(matched) if (_ts(c.indexed_on) or "", c.case_id) > position), len(matched)
-            )
+            start = found.position_after(after)
         page = matched[start : start + limit]
         body: dict[str, Any] = {
             "matching_records": len(matched),
-            "cases": [query.shape(_v2(c, self.domain)) for c in page],
+            "cases": [query.shape(self._v2_obj(c)) for c in page],
         }
         if start + limit < len(matched) and page:
             last = page[-1]
-            token = _encode_cursor(query_items, limit, (_ts(last.indexed_on) or "", last.case_id))
+            token = _encode_cursor(query_items, limit, self._cursor_key(last))
             url = request.url
             body["next"] = f"{url.scheme}://{url.netloc}/a/{self.domain}/api/case/v2/?cursor={quote(token, safe='')}"
         return JSONResponse(body)
@@ -560,6 +611,25 @@ class _CommCare:
             ids = ", ".join(c.case_id for c in found)
             raise _BadRequest(f"Multiple cases found with external_id '{external_id}': {ids}")
         return JSONResponse(_v2(found[0], self.domain))
+
+
+class _Matched:
+    """One query's matched cases in answer order, and (lazily) their v2 cursor keys."""
+
+    def __init__(self, cases: list[CaseRecord], cursor_key: Callable[[CaseRecord], tuple[str, str]]) -> None:
+        self.cases = cases
+        self._cursor_key = cursor_key
+        self._keys: list[tuple[str, str]] | None = None
+        self._sorted = False
+
+    def position_after(self, after: tuple[str, str]) -> int:
+        """Index of the first case whose cursor key sorts after ``after`` (``len`` if none)."""
+        if self._keys is None:
+            self._keys = [self._cursor_key(c) for c in self.cases]
+            self._sorted = all(a <= b for a, b in zip(self._keys, self._keys[1:], strict=False))
+        if self._sorted:
+            return bisect.bisect_right(self._keys, after)
+        return next((i for i, k in enumerate(self._keys) if k > after), len(self._keys))
 
 
 def _flag(value: str | None) -> bool:
