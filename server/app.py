@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, RequestStateSecurity
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from mcp.types import CallToolResult, GetPromptResult, InputRequiredResult, TextContent
+from mcp.types import Prompt as MCPPrompt
+from mcp.types import Resource as MCPResource
+from mcp.types import ResourceTemplate as MCPResourceTemplate
 from mcp.types import Tool as MCPTool
+from pydantic import AnyUrl
 
 from providers import __version__
 from server.schema import compact_schema, header_schema
-from tools import register_all
+from tools import Registration, register_all
 from tools.actions import LedgerError
 from tools.errors import ToolFailure, failure_from_exception
 from tools.get_case import split_ref
@@ -44,7 +50,12 @@ WAITS_FOR_USER = frozenset({"order_case", "cancel_case"})
 
 
 class CasebridgeServer(MCPServer[Any]):
-    """``MCPServer`` whose every tool failure is an actionable ``isError`` result."""
+    """``MCPServer`` whose every tool failure is an actionable ``isError`` result.
+
+    Prompts and resource templates are registered when a client first asks for prompts or
+    resources (``defer``): building their argument schemas is start-up work that a session
+    answering ``initialize`` and ``tools/list`` does not need (bench/, cold start).
+    """
 
     def __init__(self, registry: SourceRegistry, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -52,6 +63,40 @@ class CasebridgeServer(MCPServer[Any]):
         self.tool_deadline = TOOL_DEADLINE_SECONDS
         self._schema_cache: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
         self._header_schemas: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._deferred: list[Registration] = []
+
+    def defer(self, register: Registration) -> None:
+        """Run ``register`` (prompts or resources) before the first prompt or resource request is answered."""
+        self._deferred.append(register)
+
+    def _register_deferred(self) -> None:
+        # Synchronous, so no other request runs in between; each registration runs once, in order.
+        while self._deferred:
+            self._deferred.pop(0)()
+
+    async def list_prompts(self) -> list[MCPPrompt]:
+        self._register_deferred()
+        return await super().list_prompts()
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        self._register_deferred()
+        return await super().get_prompt(name, arguments, context)
+
+    async def list_resources(self) -> list[MCPResource]:
+        self._register_deferred()
+        return await super().list_resources()
+
+    async def list_resource_templates(self) -> list[MCPResourceTemplate]:
+        self._register_deferred()
+        return await super().list_resource_templates()
+
+    async def read_resource(
+        self, uri: AnyUrl | str, context: Context[Any, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        self._register_deferred()
+        return await super().read_resource(uri, context)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
@@ -144,5 +189,5 @@ def build_server(
         request_state_security=security,
         website_url="https://github.com/casebridge/casebridge",
     )
-    register_all(server, registry)
+    register_all(server, registry, defer=server.defer)
     return server

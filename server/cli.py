@@ -76,9 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from server.settings import Settings
+    from server.settings import load_settings
 
-    settings = Settings()
+    settings = load_settings()
     token = settings.casebridge_http_token.get_secret_value() if settings.casebridge_http_token else None
     if args.transport != "stdio" and not _is_loopback(args.host) and not token:
         sys.stderr.write(
@@ -271,9 +271,9 @@ def serve_emulators(port: int) -> int:
 def print_ledger(limit: int) -> int:
     """``casebridge ledger``: the ledger's recent entries as a table on stdout (never used by the server)."""
     from server.ledger import OrderLedger, format_table
-    from server.settings import Settings
+    from server.settings import load_settings
 
-    ledger = OrderLedger(Settings().casebridge_data_dir)
+    ledger = OrderLedger(load_settings().casebridge_data_dir)
     out = sys.stdout  # this subcommand's output; the MCP server itself never writes here
     if not ledger.exists():
         out.write(f"No ledger yet at {ledger.path}: nothing has been ordered, cancelled or requested.\n")

@@ -21,7 +21,13 @@ from providers.errors import (
     Unavailable,
 )
 from providers.http import AsyncBaseTransport, HttpPolicy, Redactor
-from server.settings import DEFAULT_CERTN_URL, DEFAULT_CLEARINGHOUSE_URL, DEFAULT_COMMCARE_URL, Settings
+from server.settings import (
+    DEFAULT_CERTN_URL,
+    DEFAULT_CLEARINGHOUSE_URL,
+    DEFAULT_COMMCARE_URL,
+    SettingsValues,
+    load_settings,
+)
 
 # Short limits: a diagnosis should answer in seconds, and one retry is enough to ride out a blip.
 DOCTOR_POLICY = HttpPolicy(
@@ -84,7 +90,7 @@ def shown_url(url: str) -> str:
 
 
 async def check_all(
-    settings: Settings,
+    settings: SettingsValues,
     *,
     transports: dict[str, AsyncBaseTransport] | None = None,
     policy: HttpPolicy = DOCTOR_POLICY,
@@ -130,7 +136,7 @@ async def check_all(
 
 async def _check_one(
     spec: ProviderSpec,
-    settings: Settings,
+    settings: SettingsValues,
     transports: dict[str, AsyncBaseTransport],
     policy: HttpPolicy,
     sandbox: bool,
@@ -188,7 +194,7 @@ async def _check_one(
 
 
 def _connect(
-    provider: str, settings: Settings, transport: AsyncBaseTransport | None, policy: HttpPolicy
+    provider: str, settings: SettingsValues, transport: AsyncBaseTransport | None, policy: HttpPolicy
 ) -> tuple[Callable[[], Awaitable[object]], Callable[[], Awaitable[None]]]:
     """The provider's cheapest authenticated read, and how to close its client."""
     if provider == "clearinghouse":
@@ -240,9 +246,9 @@ def render(rows: list[Row]) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
-def run_doctor(*, sandbox: bool = False, settings: Settings | None = None) -> int:
+def run_doctor(*, sandbox: bool = False, settings: SettingsValues | None = None) -> int:
     """Print the table on stdout; 1 when a configured provider fails (or none is configured)."""
-    settings = settings or Settings()
+    settings = settings or load_settings()
     secrets = settings.secret_values()
     transports = None
     sandbox = sandbox or settings.casebridge_sandbox

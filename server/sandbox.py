@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from providers.emulation import Emulator
 from providers.http import ASGITransport, AsyncBaseTransport
-from server.settings import Settings
+from server.settings import SettingsValues
+
+S = TypeVar("S", bound=SettingsValues)
 
 # Hosts that cannot resolve: sandbox requests never leave the process.
 SANDBOX_HOST = "http://sandbox.invalid"
@@ -18,7 +22,7 @@ def build_emulators() -> dict[str, Emulator]:
     return {"clearinghouse": clearinghouse.build(), "commcare": commcare.build(), "certn": certn.build()}
 
 
-def sandbox_settings(base: Settings, base_url: str = SANDBOX_HOST) -> Settings:
+def sandbox_settings(base: S, base_url: str = SANDBOX_HOST) -> S:
     """``base`` with every provider pointed at the emulators and their sandbox credentials."""
     from providers.certn import emulator as certn
     from providers.clearinghouse import emulator as clearinghouse

@@ -1,21 +1,35 @@
-"""Configuration from the environment and ``.env``, with the variable names DESIGN.md fixes."""
+"""Configuration from the environment and ``.env``, with the variable names DESIGN.md fixes.
+
+``load_settings`` is what the server reads at start-up. With no ``.env`` file (the usual case for a
+server an MCP client starts) it reads the variables itself, exactly as pydantic-settings would: importing
+pydantic-settings (and python-dotenv) costs about 20 ms of every start-up (bench/, cold start). With a
+``.env`` file, or wherever ``Settings`` is used, pydantic-settings does the reading.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+if TYPE_CHECKING:
+    # What ``from server.settings import Settings`` gives (module ``__getattr__`` below), for type checkers.
+    from server.env_settings import Settings as Settings
 
 DEFAULT_CLEARINGHOUSE_URL = "https://clearinghouse.net/api/v2p1"
 DEFAULT_COMMCARE_URL = "https://www.commcarehq.org"
 DEFAULT_CERTN_URL = "https://api.sandbox.certn.co"
+ENV_FILE = ".env"
 
 
-class Settings(BaseSettings):
-    # An empty variable counts as unset: bundle hosts pass "" for every optional field left blank.
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
+class SettingsValues(BaseModel):
+    """The settings' fields and helpers; ``Settings`` (pydantic-settings) adds reading them from the environment."""
+
+    # As pydantic-settings configures its models, so both validate the variables alike.
+    model_config = ConfigDict(extra="ignore", validate_default=True, title="Settings")
 
     clearinghouse_api_token: SecretStr | None = None
     clearinghouse_base_url: str = DEFAULT_CLEARINGHOUSE_URL
@@ -77,6 +91,32 @@ class ProviderStatus:
     @property
     def half_set(self) -> bool:
         return not self.configured and bool(self.missing)
+
+
+def load_settings() -> SettingsValues:
+    """The settings from the environment and ``.env``, as ``Settings()`` reads them."""
+    env_file = Path(ENV_FILE).expanduser()
+    if env_file.is_file() or env_file.is_fifo():
+        from server.env_settings import Settings
+
+        return Settings()
+    return SettingsValues.model_validate(_environment())
+
+
+def _environment() -> dict[str, str]:
+    """The variables naming a field, as pydantic-settings matches them (``env_ignore_empty``, any case)."""
+    # Later spellings win, as in pydantic-settings: it lower-cases the names into one dict the same way.
+    variables = {name.lower(): value for name, value in os.environ.items() if value != ""}
+    return {name: variables[name] for name in SettingsValues.model_fields if name in variables}
+
+
+def __getattr__(name: str) -> Any:
+    # ``Settings`` imports pydantic-settings, which the server's start-up does without (load_settings).
+    if name == "Settings":
+        from server.env_settings import Settings
+
+        return Settings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_data_dir() -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from providers.http import AsyncBaseTransport, HttpPolicy
-from server.settings import Settings
+from server.settings import SettingsValues
 from tools.registry import SourceRegistry
 from tools.sources.base import Source
 
@@ -13,7 +13,7 @@ log = logging.getLogger("casebridge")
 
 
 def build_registry(
-    settings: Settings,
+    settings: SettingsValues,
     *,
     read_only: bool = False,
     policy: HttpPolicy | None = None,

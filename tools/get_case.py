@@ -90,6 +90,9 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
 
     server.add_tool(get_case, name=NAME, description=DESCRIPTION, annotations=ANNOTATIONS)
 
+
+def register_resources(server: MCPServer, registry: SourceRegistry) -> None:
+    """The ``case://{provider}/{id}`` resource templates, one per configured provider."""
     for provider in registry.configured:
         _register_resource(server, registry, provider)
 

@@ -1,13 +1,14 @@
 """``order_case``: order a Certn background check, only with the user's confirmation and never twice."""
 
 # No "from __future__ import annotations": the tool signature names a local resolver, evaluated at def time.
+import functools
 import hashlib
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import anyio
 from mcp.server import MCPServer
@@ -16,17 +17,7 @@ from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, StringConstraints, field_validator
 
-from providers.certn.client import (
-    Address,
-    CertnCase,
-    CertnClient,
-    CheckArguments,
-    InputClaims,
-    Name,
-    OrderRequest,
-    PackageOrderRequest,
-    Residence,
-)
+from providers.certn.client import CertnCase, CertnClient
 from providers.certn.vocab import EXPLICIT_CHECK_PARENT, check_type_label
 from providers.errors import ProviderError
 from tools import consent
@@ -37,6 +28,10 @@ from tools.registry import SourceRegistry
 from tools.render import SANDBOX_BANNER, case_line, fence, tool_result
 from tools.sources.certn import CHECK_TYPE_VOCAB, CertnSource, Tag
 from tools.text import one_line
+
+if TYPE_CHECKING:
+    # The order bodies are defined on the first order (providers.certn.extra), not at start-up.
+    from providers.certn.extra import CheckArguments
 
 log = logging.getLogger("casebridge.orders")
 
@@ -73,11 +68,20 @@ _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 EntryFn = Callable[..., Entry]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 CheckType = Annotated[str, CHECK_TYPE_VOCAB.field("Check type (code or label).")]
-# The explicit sub-type each parent check is ordered with (the documented Canadian defaults).
-CHECK_ARGUMENTS: dict[str, CheckArguments] = {
-    parent: CheckArguments(ordering_type="EXPLICIT_ORDERING", explicit_check_type=[child])
-    for child, parent in EXPLICIT_CHECK_PARENT.items()
-}
+
+
+@functools.cache
+def check_arguments() -> "dict[str, CheckArguments]":
+    """The explicit sub-type each parent check is ordered with (the documented Canadian defaults).
+
+    Built on the first order: the request body models are defined then, not at start-up (bench/, cold start).
+    """
+    from providers.certn.extra import CheckArguments
+
+    return {
+        parent: CheckArguments(ordering_type="EXPLICIT_ORDERING", explicit_check_type=[child])
+        for child, parent in EXPLICIT_CHECK_PARENT.items()
+    }
 
 
 class ApplicantAddress(Model):
@@ -159,6 +163,16 @@ class Prepared:
             raise invalid("check_types", "give either check_types or package_id (not both)")
         if check_types is not None and not check_types:
             raise invalid("check_types", "check_types is empty", "Name at least one check, or give package_id.")
+        from providers.certn.extra import (
+            Address,
+            CheckArguments,
+            InputClaims,
+            Name,
+            OrderRequest,
+            PackageOrderRequest,
+            Residence,
+        )
+
         a = applicant
         name = Name(given_name=a.given_name, family_name=a.family_name) if a.given_name or a.family_name else None
         residences = None
@@ -201,7 +215,7 @@ class Prepared:
         self.body: OrderRequest | PackageOrderRequest
         if checks is not None:
             self.body = OrderRequest(
-                check_types_with_arguments={c: CHECK_ARGUMENTS.get(c, CheckArguments()) for c in checks}, **common
+                check_types_with_arguments={c: check_arguments().get(c, CheckArguments()) for c in checks}, **common
             )
             identity: dict[str, Any] = {"checks": self.body.to_json()["check_types_with_arguments"]}
         else:
@@ -487,6 +501,8 @@ async def _attempt(
         await off_loop(ledger.append, entry("sending", attempt=attempt, known=known))
         state["sent"] = True
         try:
+            from providers.certn.extra import OrderRequest
+
             if isinstance(order.body, OrderRequest):
                 case = await client.order_case(order.body)
             else:

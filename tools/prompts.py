@@ -152,6 +152,12 @@ def _registered_tools(server: MCPServer) -> set[str]:
 
 
 def register(server: MCPServer, registry: SourceRegistry) -> None:
+    register_prompts(server, registry)
+    register_completions(server, registry)
+
+
+def register_prompts(server: MCPServer, registry: SourceRegistry) -> None:
+    """The prompts for the configured providers; after every tool (which prompt is offered depends on them)."""
     configured = registry.configured
     if "clearinghouse" in configured:
         server.prompt(
@@ -172,5 +178,9 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
             title="Run a background check",
             description="Order a Certn background check after the user confirms, follow it, and get the report.",
         )(background_check)
-    if configured:
+
+
+def register_completions(server: MCPServer, registry: SourceRegistry) -> None:
+    """Completions of provider values in prompt arguments (``completions`` in the server's capabilities)."""
+    if registry.configured:
         server.completion()(Completer(registry))  # type: ignore[no-untyped-call]  # the SDK leaves it untyped

@@ -5,7 +5,6 @@ An unknown value is refused with the nearest valid labels, so the model can corr
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
@@ -53,6 +52,8 @@ class Vocabulary(Generic[K]):
         key = self._index.get(_norm(text))
         if key is not None:
             return key
+        import difflib  # here, not at module level: only a value that matches nothing needs it
+
         nearest = difflib.get_close_matches(_norm(text), [_norm(lbl) for lbl in self.labels], n=3, cutoff=0.4)
         by_norm = {_norm(lbl): lbl for lbl in self.labels}
         suggestions = [by_norm[n] for n in nearest]

@@ -1,11 +1,12 @@
 """Async client for the Certn public API ("Centric"): typed wire models and error mapping."""
 
-from __future__ import annotations
+# No "from __future__ import annotations": pydantic would have to compile and evaluate every field's
+# annotation string when the wire models are defined, ~4 ms of every start-up for the three clients.
 
 import re
 from collections.abc import Collection, Sequence
 from datetime import date
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Self, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -22,6 +23,25 @@ from providers.errors import (
 )
 from providers.http import AsyncBaseTransport as Transport
 from providers.http import HttpPolicy, ProviderHTTP, Response, json_body, parse_retry_after
+
+if TYPE_CHECKING:
+    # Defined in providers.certn.extra, imported on first use; importable from here all the same (__getattr__).
+    from providers.certn.extra import Address as Address
+    from providers.certn.extra import Body as Body
+    from providers.certn.extra import CheckArguments as CheckArguments
+    from providers.certn.extra import CheckSupplementaryFiles as CheckSupplementaryFiles
+    from providers.certn.extra import CheckSupplementaryInformation as CheckSupplementaryInformation
+    from providers.certn.extra import Group as Group
+    from providers.certn.extra import GroupPage as GroupPage
+    from providers.certn.extra import InputClaims as InputClaims
+    from providers.certn.extra import Name as Name
+    from providers.certn.extra import OrderRequest as OrderRequest
+    from providers.certn.extra import PackageOrderRequest as PackageOrderRequest
+    from providers.certn.extra import ReportFile as ReportFile
+    from providers.certn.extra import Residence as Residence
+    from providers.certn.extra import SupplementaryFile as SupplementaryFile
+    from providers.certn.extra import SupplementaryFiles as SupplementaryFiles
+    from providers.certn.extra import SupplementaryInformation as SupplementaryInformation
 
 PROVIDER = "certn"
 DEFAULT_BASE_URL = "https://api.sandbox.certn.co"
@@ -89,12 +109,6 @@ class CertnCase(Wire):
         return " ".join(parts) or None
 
 
-class Group(Wire):
-    id: str
-    short_id: str | None = None
-    name: str | None = None
-
-
 def _page_number(value: Any) -> int | None:
     """A page number from an int, a numeric string or a DRF-style page URL (no ``page`` = 1)."""
     if value is None or isinstance(value, bool):
@@ -152,134 +166,6 @@ class CasePage(_Paged):
     results: list[CertnCase] = Field(default_factory=list)
 
 
-class GroupPage(_Paged):
-    results: list[Group] = Field(default_factory=list)
-
-
-class SupplementaryFile(Wire):
-    name: str | None = None
-    url: str | None = None
-
-
-class _SupplementaryCheck(Wire):
-    id: str | None = None
-    short_id: str | None = None
-    type: str | None = None
-    status: str | None = None
-
-
-class CheckSupplementaryInformation(_SupplementaryCheck):
-    supplementary_information: dict[str, Any] | list[Any] | None = None
-
-
-class CheckSupplementaryFiles(_SupplementaryCheck):
-    supplementary_files: list[SupplementaryFile] = Field(default_factory=list)
-
-    @field_validator("supplementary_files", mode="before")
-    @classmethod
-    def _null_is_empty(cls, value: Any) -> Any:
-        return [] if value is None else value
-
-
-def _checks_envelope(data: Any) -> Any:
-    # The exact envelope is not documented; a bare list of checks is accepted as well.
-    return {"checks": data} if isinstance(data, list) else data
-
-
-class SupplementaryInformation(Wire):
-    id: str | None = None
-    checks: list[CheckSupplementaryInformation] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _envelope(cls, data: Any) -> Any:
-        return _checks_envelope(data)
-
-
-class SupplementaryFiles(Wire):
-    id: str | None = None
-    checks: list[CheckSupplementaryFiles] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _envelope(cls, data: Any) -> Any:
-        return _checks_envelope(data)
-
-
-# ------------------------------------------------------------------------------ write side
-
-
-class Body(BaseModel):
-    """Base of request bodies: unknown fields are refused, ``None`` fields are not sent."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
-
-
-class Name(Body):
-    given_name: str | None = None
-    family_name: str | None = None
-
-
-class Address(Body):
-    street_address: str
-    locality: str
-    administrative_division_1: str | None = None
-    postal_code: str | None = None
-    country: str
-
-
-class Residence(Body):
-    address: Address
-    start_date: date | None = None
-
-
-class InputClaims(Body):
-    """Prefill data about the applicant; a quickscreen order needs all of it."""
-
-    name: Name | None = None
-    date_of_birth: date | None = None
-    residences: list[Residence] | None = None
-
-
-class CheckArguments(Body):
-    ordering_type: str | None = None
-    explicit_check_type: list[str] | None = None
-
-
-class _OrderCommon(Body):
-    email_address: str
-    send_invite_email: bool = True
-    return_invite_link: bool = False
-    input_claims: InputClaims | None = None
-    group: str | None = None
-    tags: list[str] | None = None
-    applicant_language: str | None = None
-
-
-class OrderRequest(_OrderCommon):
-    """Body of ``POST cases/order/``: the checks to run, keyed by check type."""
-
-    check_types_with_arguments: dict[str, CheckArguments]
-
-
-class PackageOrderRequest(_OrderCommon):
-    """Body of ``POST cases/order-package/``: a saved, active package."""
-
-    package: str
-
-
-class ReportFile(Wire):
-    status: str
-    pdf_url: str | None = None
-
-
-class _ReportStarted(Wire):
-    case_report_file_id: str
-
-
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -297,7 +183,7 @@ class CertnClient:
         *,
         transport: Transport | None = None,
         policy: HttpPolicy | None = None,
-    ) -> CertnClient:
+    ) -> Self:
         http = ProviderHTTP(
             PROVIDER,
             base_url,
@@ -311,7 +197,7 @@ class CertnClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def __aenter__(self) -> CertnClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -352,27 +238,33 @@ class CertnClient:
         response = await self.http.get(f"api/public/cases/{_segment(case_id)}/")
         return self._parse(CertnCase, response, what=f"case {case_id}")
 
-    async def supplementary_information(self, case_id: str) -> SupplementaryInformation:
+    async def supplementary_information(self, case_id: str) -> "SupplementaryInformation":
+        from providers.certn.extra import SupplementaryInformation
+
         response = await self.http.get(f"api/public/cases/{_segment(case_id)}/supplementary-information/")
         return self._parse(SupplementaryInformation, response, what=f"case {case_id}")
 
-    async def supplementary_files(self, case_id: str) -> SupplementaryFiles:
+    async def supplementary_files(self, case_id: str) -> "SupplementaryFiles":
+        from providers.certn.extra import SupplementaryFiles
+
         response = await self.http.get(f"api/public/cases/{_segment(case_id)}/supplementary-files/")
         return self._parse(SupplementaryFiles, response, what=f"case {case_id}")
 
-    async def list_groups(self, *, page: int = 1, page_size: int = MAX_PAGE_SIZE) -> GroupPage:
+    async def list_groups(self, *, page: int = 1, page_size: int = MAX_PAGE_SIZE) -> "GroupPage":
+        from providers.certn.extra import GroupPage
+
         self._check_paging(page, page_size)
         response = await self.http.get("api/public/groups/", params={"page": page, "page_size": page_size})
         return self._parse(GroupPage, response, what="group list")
 
     # ---------------------------------------------------------------------- writes (never retried)
 
-    async def order_case(self, body: OrderRequest) -> CertnCase:
+    async def order_case(self, body: "OrderRequest") -> CertnCase:
         """Order a case with explicit checks. A failure that may have created it has ``maybe_sent``."""
         response = await self.http.post("api/public/cases/order/", json=body.to_json())
         return self._written(CertnCase, response, what="order")
 
-    async def order_package(self, body: PackageOrderRequest) -> CertnCase:
+    async def order_package(self, body: "PackageOrderRequest") -> CertnCase:
         response = await self.http.post("api/public/cases/order-package/", json=body.to_json())
         return self._written(CertnCase, response, what="package order")
 
@@ -385,11 +277,15 @@ class CertnClient:
 
     async def generate_report(self, case_id: str, language: str | None = None) -> str:
         """Start the case's PDF report; returns the report file id to follow with ``report_file``."""
+        from providers.certn.extra import _ReportStarted
+
         body = {"language": language} if language else None
         response = await self.http.post(f"api/public/cases/{_segment(case_id)}/generate-report/", json=body)
         return self._written(_ReportStarted, response, what=f"case {case_id}").case_report_file_id
 
-    async def report_file(self, report_file_id: str) -> ReportFile:
+    async def report_file(self, report_file_id: str) -> "ReportFile":
+        from providers.certn.extra import ReportFile
+
         response = await self.http.get(f"api/public/cases/report-files/{_segment(report_file_id)}/")
         return self._parse(ReportFile, response, what=f"report file {report_file_id}")
 
@@ -559,3 +455,34 @@ def _raise_for_status(http: ProviderHTTP, response: Response, *, what: str, writ
     else:
         err = Rejected(PROVIDER, http.redact(f"HTTP {status}{said}"), status=status, field=field)
     raise err
+
+
+_EXTRA = frozenset(
+    {
+        "Address",
+        "Body",
+        "CheckArguments",
+        "CheckSupplementaryFiles",
+        "CheckSupplementaryInformation",
+        "Group",
+        "GroupPage",
+        "InputClaims",
+        "Name",
+        "OrderRequest",
+        "PackageOrderRequest",
+        "ReportFile",
+        "Residence",
+        "SupplementaryFile",
+        "SupplementaryFiles",
+        "SupplementaryInformation",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    # The models of providers.certn.extra, defined on first use (see there).
+    if name in _EXTRA:
+        from providers.certn import extra
+
+        return getattr(extra, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
