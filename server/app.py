@@ -65,6 +65,15 @@ class CasebridgeServer(MCPServer[Any]):
         self._header_schemas: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._deferred: list[Registration] = []
 
+    async def run_stdio_async(self) -> None:
+        """Serve over stdin/stdout with ``server.stdio``: the SDK's session on asyncio pipes."""
+        from server.stdio import stdio_streams
+
+        async with stdio_streams() as (read_stream, write_stream):
+            await self._lowlevel_server.run(
+                read_stream, write_stream, self._lowlevel_server.create_initialization_options()
+            )
+
     def defer(self, register: Registration) -> None:
         """Run ``register`` (prompts or resources) before the first prompt or resource request is answered."""
         self._deferred.append(register)
