@@ -9,11 +9,11 @@ server = MCPServer("bare")
 
 
 @server.tool()
-async def echo(text: str, delay_ms: int = 0) -> str:
-    """Return the text unchanged, after ``delay_ms`` milliseconds."""
+async def echo(text: str, delay_ms: int = 0, repeat: int = 1) -> str:
+    """Return the text ``repeat`` times, after ``delay_ms`` milliseconds."""
     if delay_ms:
         await anyio.sleep(delay_ms / 1000)
-    return text
+    return text * repeat
 
 
 if __name__ == "__main__":
