@@ -34,7 +34,7 @@ def case_line(case: CaseSummary) -> str:
         parts.append(case.date)
     if case.facts:
         parts.append(facts_inline(case.facts))
-    return " | ".join(p for p in parts if p).replace("\n", " ")
+    return "|".join(p for p in parts if p).replace("\n", " ")
 
 
 def item_line(item: Item) -> str:
@@ -73,9 +73,10 @@ def search_text(result: SearchResult, cases: Sequence[CaseSummary]) -> str:
     lines: list[str] = []
     if result.sandbox:
         lines.append(SANDBOX_BANNER)
+    # More pages are announced by the next_cursor line at the end.
     total = f" of {result.total}" if result.total is not None else ""
-    more = "; more available" if result.truncated else ""
-    lines.append(f"{result.provider}: {len(result.cases)} case(s){total}{more}")
+    noun = "case" if result.total == 1 or (result.total is None and len(result.cases) == 1) else "cases"
+    lines.append(f"{result.provider}: {len(result.cases)}{total} {noun}")
     lines.extend(fence([case_line(c) for c in cases]))
     lines.extend(_notes(result.notes or ()))
     if result.next_cursor:
