@@ -15,7 +15,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -192,21 +192,8 @@ async def _burst_vs_alone(
             raise RuntimeError(f"{name} failed: {result.content}")
 
     client = LightClient(url, name, arguments)
-
-    async def burst() -> None:
-        async with anyio.create_task_group() as tg:
-            for _ in range(config.concurrency):
-                tg.start_soon(client.call)
-
     try:
-        await burst()  # warm-up: opens the connection pools on every side
-        alone: list[float] = []
-        together: list[float] = []
-        for _ in range(config.burst_runs):
-            for _ in range(max(1, config.single_runs // config.burst_runs)):
-                alone.append(await _timed(client.call))
-            together.append(await cpu.burst(burst, config.concurrency))
-        return median(together), median(alone)
+        return await _together_and_alone(client.call, config, cpu)
     finally:
         await client.aclose()
 
@@ -218,22 +205,31 @@ async def _direct_burst_vs_alone(lab: Lab, config: Config, cpu: _Cpu) -> tuple[f
     async def call() -> None:
         await search.direct(client)
 
+    try:
+        return await _together_and_alone(call, config, cpu)
+    finally:
+        await client.aclose()
+
+
+Call = Callable[[], Coroutine[Any, Any, None]]
+
+
+async def _together_and_alone(call: Call, config: Config, cpu: _Cpu) -> tuple[float, float]:
+    """Median times of a burst of ``config.concurrency`` concurrent calls and of one call alone, interleaved."""
+
     async def burst() -> None:
         async with anyio.create_task_group() as tg:
             for _ in range(config.concurrency):
                 tg.start_soon(call)
 
-    try:
-        await burst()
-        alone: list[float] = []
-        together: list[float] = []
-        for _ in range(config.burst_runs):
-            for _ in range(max(1, config.single_runs // config.burst_runs)):
-                alone.append(await _timed(call))
-            together.append(await cpu.burst(burst, config.concurrency))
-        return median(together), median(alone)
-    finally:
-        await client.aclose()
+    await burst()  # warm-up: opens the connection pools on every side
+    alone: list[float] = []
+    together: list[float] = []
+    for _ in range(config.burst_runs):
+        for _ in range(max(1, config.single_runs // config.burst_runs)):
+            alone.append(await _timed(call))
+        together.append(await cpu.burst(burst, config.concurrency))
+    return median(together), median(alone)
 
 
 async def _timed(fn: Callable[[], Awaitable[None]]) -> float:
@@ -246,14 +242,14 @@ def run(lab: Lab, config: Config) -> list[Row]:
     figure = f"{config.concurrency} concurrent calls vs 1, HTTP, +{config.latency * 1000:g} ms"
     lab.set_latency(PROVIDER, config.latency)
     try:
-        with lab.http_server_process() as (url, pid):
+        with lab.http_server() as (url, pid):
             ours_cpu = _Cpu({"server": pid, "emulator": lab.emulator_pid})
             ours = anyio.run(_burst_vs_alone, url, "search_cases", SEARCHES[PROVIDER].arguments, config, ours_cpu)
         direct_cpu = _Cpu({"emulator": lab.emulator_pid})
         direct = anyio.run(_direct_burst_vs_alone, lab, config, direct_cpu)
     finally:
         lab.set_latency(PROVIDER, 0)
-    with lab.http_server_process(bare=True) as (url, pid):
+    with lab.http_server(bare=True) as (url, pid):
         sleep = {"text": "x", "delay_ms": round(config.latency * 1000)}
         floor_cpu = _Cpu({"server": pid})
         floor = anyio.run(_burst_vs_alone, url, "echo", sleep, config, floor_cpu)

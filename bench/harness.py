@@ -287,14 +287,11 @@ class Lab:
         return self._proc.pid
 
     @contextlib.contextmanager
-    def http_server(self, bare: bool = False) -> Iterator[str]:
-        """casebridge (configured for the emulators) or the bare server over Streamable HTTP; yields the MCP URL."""
-        with self.http_server_process(bare) as (url, _):
-            yield url
+    def http_server(self, bare: bool = False) -> Iterator[tuple[str, int]]:
+        """casebridge (configured for the emulators) or the bare server over Streamable HTTP.
 
-    @contextlib.contextmanager
-    def http_server_process(self, bare: bool = False) -> Iterator[tuple[str, int]]:
-        """Like ``http_server``, but yields the MCP URL and the server's process id."""
+        Yields the MCP URL and the server's process id (for CPU accounting).
+        """
         port = free_port()
         if bare:
             command, env = [*BARE, "--http", str(port)], {}

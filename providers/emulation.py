@@ -13,9 +13,10 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -204,6 +205,34 @@ async def _respond(send: Send, status: int, body: bytes, headers: dict[str, str]
     raw_headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+T = TypeVar("T")
+
+
+class QueryCache(Generic[T]):
+    """Answers of a read-only emulator's searches, kept per normalised query (least recently used dropped).
+
+    The emulators' data never changes after ``build``; an emulator that gained a write path would
+    have to ``clear`` this.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._answers: OrderedDict[Hashable, T] = OrderedDict()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = self._answers[key] = compute()
+            if len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+        else:
+            self._answers.move_to_end(key)
+        return answer
+
+    def clear(self) -> None:
+        self._answers.clear()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -151,11 +151,6 @@ def _registered_tools(server: MCPServer) -> set[str]:
     return {tool.name for tool in server._tool_manager.list_tools()}
 
 
-def register(server: MCPServer, registry: SourceRegistry) -> None:
-    register_prompts(server, registry)
-    register_completions(server, registry)
-
-
 def register_prompts(server: MCPServer, registry: SourceRegistry) -> None:
     """The prompts for the configured providers; after every tool (which prompt is offered depends on them)."""
     configured = registry.configured

@@ -10,7 +10,6 @@ import base64
 import binascii
 import bisect
 import json
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -31,7 +30,7 @@ from providers.clearinghouse.data import (
     Dataset,
     dataset,
 )
-from providers.emulation import Emulator
+from providers.emulation import Emulator, QueryCache
 
 __all__ = ["BUSY_CASE_ID", "HOSTILE_CASE_ID", "HOSTILE_CASE_IDS", "SANDBOX_TOKEN", "build"]
 
@@ -39,8 +38,6 @@ SANDBOX_TOKEN = "sandbox-clearinghouse-token"
 PREFIX = "/api/v2p1"
 INTEGER_FILTERS = frozenset({*vocab.FILTERS, "state", "court", "special_collection", "case_id"})
 PAGING_PARAMS = frozenset({"cursor", "no_cache"})
-# Case searches kept per normalised filter; the data set never changes.
-MATCH_CACHE_SIZE = 256
 
 
 def build(*, token: str = SANDBOX_TOKEN, page_size: int = 20, seed: int = 2026) -> Emulator:
@@ -103,8 +100,8 @@ class _Api:
         self.data = data
         self.token = token
         self.page_size = page_size
-        # Read-only API: each distinct filter is matched and ordered once (a write path would clear this).
-        self._matches: OrderedDict[tuple[Any, ...], _Ordered] = OrderedDict()
+        # Read-only API: each distinct filter is matched and ordered once.
+        self._matches: QueryCache[_Ordered] = QueryCache()
 
     def _auth_error(self, request: Request) -> Response | None:
         header = request.headers.get("authorization")
@@ -150,13 +147,7 @@ class _Api:
 
         # Filters AND across keys and OR within one, texts OR: order and repeats do not change the match.
         cache_key = (tuple(sorted((k, tuple(sorted(ids))) for k, ids in wanted.items())), frozenset(map(tuple, texts)))
-        found = self._matches.get(cache_key)
-        if found is None:
-            found = self._matches[cache_key] = _Ordered([case for case in self.data.cases if matches(case)])
-            if len(self._matches) > MATCH_CACHE_SIZE:
-                self._matches.popitem(last=False)
-        else:
-            self._matches.move_to_end(cache_key)
+        found = self._matches.get(cache_key, lambda: _Ordered([case for case in self.data.cases if matches(case)]))
         if not found.items:
             return _json([f"No results for {dict(pairs)!r}"], request, 400)
         return self._paginate(request, found, lambda case: case.body, pairs)

@@ -11,10 +11,10 @@ import json
 import math
 import re
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from providers.commcare.data import CaseRecord, Dataset, dataset
-from providers.emulation import Emulator
+from providers.emulation import Emulator, QueryCache
 
 SANDBOX_DOMAIN = "casebridge-sandbox"
 SANDBOX_USERNAME = "sandbox@example.org"
@@ -32,8 +32,6 @@ MAX_LIMIT = 5000
 DEFAULT_LIMIT = 20
 
 Predicate = Callable[[CaseRecord], bool]
-# Matched (filtered, ordered) case lists kept per normalised query; the data set never changes.
-MATCH_CACHE_SIZE = 256
 
 
 class _BadRequest(Exception):
@@ -375,11 +373,10 @@ class _CommCare:
         self.api_key = api_key
         self.throttle = throttle
         self.hits: dict[str, deque[float]] = {}
-        # Read-only emulator: the data set never changes, so matches and cursor keys are computed once.
-        # (A write path would have to clear ``_matches``.)
-        self._matches: OrderedDict[tuple[Any, ...], _Matched] = OrderedDict()
+        # Read-only emulator: the data set never changes, so matches, cursor keys and the wire objects
+        # of list pages are computed once (wire objects are never mutated: callers copy to add keys).
+        self._matches: QueryCache[_Matched] = QueryCache()
         self._cursor_keys: dict[str, tuple[str, str]] = {}
-        # Wire objects of list pages, rendered once per case; never mutated (callers copy to add keys).
         self._v2_objs: dict[str, dict[str, Any]] = {}
         self._v05_objs: dict[str, dict[str, Any]] = {}
 
@@ -387,34 +384,17 @@ class _CommCare:
 
     def _cursor_key(self, case: CaseRecord) -> tuple[str, str]:
         """Where a v2 cursor points: the case's wire ``indexed_on`` and its id."""
-        key = self._cursor_keys.get(case.case_id)
-        if key is None:
-            key = self._cursor_keys[case.case_id] = (_ts(case.indexed_on) or "", case.case_id)
-        return key
+        return _memo(self._cursor_keys, case, lambda c: (_ts(c.indexed_on) or "", c.case_id))
 
     def _v2_obj(self, case: CaseRecord) -> dict[str, Any]:
-        obj = self._v2_objs.get(case.case_id)
-        if obj is None:
-            obj = self._v2_objs[case.case_id] = _v2(case, self.domain)
-        return obj
+        return _memo(self._v2_objs, case, lambda c: _v2(c, self.domain))
 
     def _v05_obj(self, case: CaseRecord) -> dict[str, Any]:
-        obj = self._v05_objs.get(case.case_id)
-        if obj is None:
-            obj = self._v05_objs[case.case_id] = _v05(case, self.domain)
-        return obj
+        return _memo(self._v05_objs, case, lambda c: _v05(c, self.domain))
 
     def _matched(self, key: tuple[Any, ...], match: Callable[[], list[CaseRecord]]) -> _Matched:
-        """The cases ``match`` selects, remembered under ``key`` (least recently used dropped first)."""
-        found = self._matches.get(key)
-        if found is None:
-            found = _Matched(match(), self._cursor_key)
-            self._matches[key] = found
-            if len(self._matches) > MATCH_CACHE_SIZE:
-                self._matches.popitem(last=False)
-        else:
-            self._matches.move_to_end(key)
-        return found
+        """The cases ``match`` selects, remembered under ``key``."""
+        return self._matches.get(key, lambda: _Matched(match(), self._cursor_key))
 
     def _authorised(self, request: Request) -> bool:
         header = request.headers.get("authorization", "")
@@ -611,6 +591,16 @@ class _CommCare:
             ids = ", ".join(c.case_id for c in found)
             raise _BadRequest(f"Multiple cases found with external_id '{external_id}': {ids}")
         return JSONResponse(_v2(found[0], self.domain))
+
+
+V = TypeVar("V")
+
+
+def _memo(store: dict[str, V], case: CaseRecord, make: Callable[[CaseRecord], V]) -> V:
+    value = store.get(case.case_id)
+    if value is None:
+        value = store[case.case_id] = make(case)
+    return value
 
 
 class _Matched:
