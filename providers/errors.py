@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import ClassVar, Self
 
 
 class ProviderError(Exception):
@@ -37,6 +38,16 @@ class ProviderError(Exception):
     @property
     def retry_after(self) -> float | None:
         return None
+
+    def redacted(self, redact: Callable[[str], str]) -> Self:
+        """This error with ``redact`` applied to every text it carries (they may quote the provider)."""
+        self.message = redact(self.message)
+        self.args = (self.message,)
+        if self.field is not None:
+            self.field = redact(self.field)
+        if self.hint is not None:
+            self.hint = redact(self.hint)
+        return self
 
     def __str__(self) -> str:
         return f"{self.provider}: {self.message}"
@@ -98,6 +109,13 @@ class Rejected(ProviderError):
     category = "provider_rejected"
 
 
+class RequestBudgetSpent(Rejected):
+    """One tool call needed more provider requests than its budget (``providers.http.request_budget``).
+
+    Reported as ``provider_rejected``: the same call would fail the same way, a narrower one may not.
+    """
+
+
 class Timeout(ProviderError):
     """No answer within the per-call deadline."""
 
@@ -110,3 +128,9 @@ class MalformedResponse(ProviderError):
 
     category = "malformed_response"
     retryable = True
+
+
+class ResponseTooLarge(MalformedResponse):
+    """The answer's decoded body was larger than the configured cap; the same request would be too."""
+
+    retryable = False

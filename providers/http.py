@@ -1,4 +1,5 @@
-"""The one HTTP layer every provider client uses: pooled client, retries, deadline, redaction.
+"""The one HTTP layer every provider client uses: pooled client, retries, deadline, body cap,
+request budget, redaction.
 
 The HTTP stack is chosen here and nowhere else. casebridge uses ``httpx2`` (httpx's maintained
 successor, same API) because ``mcp`` already loads it; importing ``httpx`` too would add a second
@@ -7,26 +8,46 @@ stack to start-up (README, "HTTP client").
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import json
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx2 as httpx
 
 from providers import __version__
-from providers.errors import MalformedResponse, Timeout, Unavailable
+from providers.errors import (
+    MalformedResponse,
+    ProviderError,
+    RequestBudgetSpent,
+    ResponseTooLarge,
+    Timeout,
+    Unavailable,
+)
+from providers.redaction import Redactor as Redactor
 
 log = logging.getLogger("casebridge.http")
 # httpx2 logs every request URL at INFO; query strings can hold personal data (applicant e-mails).
 logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 USER_AGENT = f"casebridge/{__version__}"
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_REQUEST_BUDGET = 50
+# Deeper JSON than this is refused: no provider's documented answer comes near it, and deeper values
+# would meet Python's recursion limit further on (rendering, serialising the tool result).
+MAX_JSON_DEPTH = 64
+# Decoded bytes produced per inflate step: bounds the memory one network chunk of a gzip bomb can take.
+_INFLATE_STEP = 64 * 1024
 
 Response = httpx.Response
 Request = httpx.Request
@@ -53,6 +74,7 @@ class HttpPolicy:
     wait_jitter: float = 0.25
     max_retry_after: float = 5.0
     max_connections: int = 100
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # decoded bytes of one answer (after gzip/deflate)
 
 
 class _RetryableStatus(Exception):
@@ -79,17 +101,37 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
-class Redactor:
-    """Removes known secret values from any text before it leaves a client."""
+@dataclass(slots=True)
+class RequestBudget:
+    """Provider requests one tool call may still make; shared by every task the call starts."""
 
-    def __init__(self, secrets: Iterable[str | None]) -> None:
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+    limit: int
+    used: int = 0
 
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "[redacted]")
-        return text
+    def charge(self, provider: str) -> None:
+        if self.used >= self.limit:
+            raise RequestBudgetSpent(
+                provider,
+                f"this call needed more than {self.limit} requests to {provider}; narrow the search",
+                hint="Narrow the request (more filters, a smaller limit), then call again.",
+            )
+        self.used += 1
+
+
+_budget: ContextVar[RequestBudget | None] = ContextVar("casebridge_request_budget", default=None)
+
+
+@contextlib.contextmanager
+def request_budget(limit: int = DEFAULT_REQUEST_BUDGET) -> Iterator[RequestBudget]:
+    """Bound the provider requests (retries included) made inside the block, e.g. one tool call.
+
+    Outside any block requests are not counted. A nested block replaces the outer budget while it runs.
+    """
+    token = _budget.set(RequestBudget(limit))
+    try:
+        yield _budget.get()  # type: ignore[misc]
+    finally:
+        _budget.reset(token)
 
 
 class ProviderHTTP:
@@ -109,14 +151,21 @@ class ProviderHTTP:
         *,
         headers: Mapping[str, str] | None = None,
         secrets: Iterable[str | None] = (),
+        public: Iterable[str] = (),
         policy: HttpPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.provider = provider
         self.policy = policy or HttpPolicy()
-        self.redact = Redactor(secrets)
+        self.redact = Redactor(secrets, public=public)
         self._base_url = httpx.URL(base_url.rstrip("/") + "/")
-        self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        # Only the encodings read_capped inflates itself (httpx2 would inflate a whole chunk at once).
+        self._headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            **(headers or {}),
+        }
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._closed = False
@@ -148,6 +197,19 @@ class ProviderHTTP:
         if self._client is not None:
             await self._client.aclose()
 
+    def scrub(self, err: ProviderError) -> ProviderError:
+        """``err`` with every secret (and its encodings) removed from its texts."""
+        return err.redacted(self.redact)
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request, charged to the call's budget, its body read under ``max_body_bytes``."""
+        budget = _budget.get()
+        if budget is not None:
+            budget.charge(self.provider)
+        client = self._http()
+        response = await client.send(client.build_request(method, url, **kwargs), stream=True)
+        return await read_capped(self.provider, response, self.policy.max_body_bytes)
+
     def _retry_hook(self, exc: Exception) -> bool | float:
         if isinstance(exc, _RetryableStatus):
             wait = parse_retry_after(exc.response.headers.get("Retry-After"))
@@ -177,9 +239,8 @@ class ProviderHTTP:
                         wait_jitter=p.wait_jitter,
                     ):
                         with attempt:
-                            response = await self._http().get(url, params=query)
+                            response = await self._send("GET", url, params=query)
                             if response.status_code in RETRY_STATUSES:
-                                await response.aread()
                                 last = response
                                 raise _RetryableStatus(response)
                             return response
@@ -209,7 +270,10 @@ class ProviderHTTP:
         p = self.policy
         try:
             with anyio.fail_after(p.deadline):
-                return await self._http().post(url, json=json)
+                return await self._send("POST", url, json=json)
+        except MalformedResponse as exc:
+            exc.maybe_sent = True  # the request was sent: only its answer was unusable
+            raise
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise Timeout(
                 self.provider,
@@ -240,14 +304,189 @@ def _clean_params(params: QueryParams | None) -> list[tuple[str, str | int | flo
 
 
 def json_body(provider: str, response: httpx.Response) -> Any:
-    """The response's JSON, or ``MalformedResponse`` naming what came back instead."""
+    """The response's JSON, or ``MalformedResponse`` naming what came back instead.
+
+    Invalid UTF-8, JSON nested deeper than ``MAX_JSON_DEPTH`` (or deep enough to exhaust the parser's
+    recursion) are malformed answers too, never an internal error.
+    """
     try:
-        return response.json()
-    except ValueError as exc:
-        kind = response.headers.get("content-type", "unknown content type").split(";")[0]
+        data = json.loads(response.content)
+    except RecursionError:
+        raise _too_deep(provider, response) from None
+    except UnicodeDecodeError as exc:
         raise MalformedResponse(
             provider,
-            f"HTTP {response.status_code} with a body that is not JSON ({kind})",
+            f"HTTP {response.status_code} with a body that is not valid UTF-8",
             hint="The service answered in an unexpected format; retry later.",
             status=response.status_code,
         ) from exc
+    except ValueError as exc:
+        raise MalformedResponse(
+            provider,
+            f"HTTP {response.status_code} with a body that is not JSON ({_content_type(response)})",
+            hint="The service answered in an unexpected format; retry later.",
+            status=response.status_code,
+        ) from exc
+    if _deeper_than(data, MAX_JSON_DEPTH):
+        raise _too_deep(provider, response)
+    return data
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The JSON of an error answer, or None when it is not usable JSON (of any depth or encoding)."""
+    try:
+        return json_body("", response)
+    except MalformedResponse:
+        return None
+
+
+def _too_deep(provider: str, response: httpx.Response) -> MalformedResponse:
+    return MalformedResponse(
+        provider,
+        f"HTTP {response.status_code} with JSON nested more than {MAX_JSON_DEPTH} levels deep",
+        hint="The service answered in an unexpected format; retry later.",
+        status=response.status_code,
+    )
+
+
+def _content_type(response: httpx.Response) -> str:
+    """The media type of the answer, only when it looks like one (the header is provider text)."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip()
+    if not kind or len(kind) > 60 or not all(c.isalnum() or c in "/.+-_" for c in kind):
+        return "unknown content type"
+    return kind
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` levels (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+async def read_capped(provider: str, response: httpx.Response, limit: int) -> httpx.Response:
+    """``response`` (opened with ``stream=True``) read into memory, at most ``limit`` decoded bytes.
+
+    gzip and deflate are inflated here, ``_INFLATE_STEP`` bytes at a time with a checkpoint between
+    steps, so a compression bomb neither fills memory nor holds the event loop. An answer over the
+    cap is ``ResponseTooLarge``; a body that does not inflate is ``MalformedResponse``. The stream is
+    always closed. The returned response carries the decoded body and no ``Content-Encoding``.
+    """
+    if response.is_stream_consumed:  # built in memory (a mock transport): already whole and decoded
+        if len(response.content) > limit:
+            raise _too_large(provider, response, limit)
+        return response
+    try:
+        inflate = _inflater(provider, response)
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            for piece in (chunk,) if inflate is None else inflate.pieces(chunk):
+                if len(body) + len(piece) > limit:
+                    raise _too_large(provider, response, limit)
+                body += piece
+                await anyio.lowlevel.checkpoint()
+        if inflate is not None:
+            inflate.finish()
+    finally:
+        await response.aclose()
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=bytes(body),
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
+def _too_large(provider: str, response: httpx.Response, limit: int) -> ResponseTooLarge:
+    return ResponseTooLarge(
+        provider,
+        f"the answer was larger than {_size(limit)}",
+        hint="Narrow the request (more filters, a smaller limit) so the answer is smaller.",
+        status=response.status_code,
+    )
+
+
+class _Inflater:
+    """gzip or deflate, inflated in bounded steps."""
+
+    def __init__(self, provider: str, coding: str) -> None:
+        self.provider = provider
+        self.coding = coding
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS)
+        self._started = False
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        """The decoded bytes of ``data``, in pieces of at most ``_INFLATE_STEP``."""
+        while not self._z.eof:
+            piece = self._decompress(data)
+            if piece:
+                yield piece
+            data = self._z.unconsumed_tail
+            # A full step may leave output pending inside zlib even with no input left: ask again.
+            if not data and len(piece) < _INFLATE_STEP:
+                return
+        # Bytes after the end of the stream are ignored, as httpx2 does.
+
+    def _decompress(self, data: bytes) -> bytes:
+        try:
+            try:
+                piece = self._z.decompress(data, _INFLATE_STEP)
+            except zlib.error:
+                if self._started or self.coding != "deflate":
+                    raise
+                # "deflate" is often sent raw, without the zlib wrapper (httpx2 accepts both too).
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                piece = self._z.decompress(data, _INFLATE_STEP)
+        except zlib.error as exc:
+            raise self._broken() from exc
+        self._started = self._started or bool(data)
+        return piece
+
+    def finish(self) -> None:
+        if self._started and not self._z.eof:
+            raise self._broken()
+
+    def _broken(self) -> MalformedResponse:
+        return MalformedResponse(
+            self.provider,
+            f"the {self.coding}-compressed answer could not be decompressed",
+            hint="The service answered in an unexpected format; retry later.",
+        )
+
+
+def _inflater(provider: str, response: httpx.Response) -> _Inflater | None:
+    codings = [
+        c.strip().lower()
+        for c in response.headers.get("content-encoding", "").split(",")
+        if c.strip().lower() not in ("", "identity")
+    ]
+    if not codings:
+        return None
+    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
+        return _Inflater(provider, codings[0])
+    raise MalformedResponse(
+        provider,
+        "the answer uses a content encoding casebridge did not ask for",
+        hint="The service answered in an unexpected format; retry later.",
+        status=response.status_code,
+    )
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:g} {unit}"
+    return f"{n} bytes"

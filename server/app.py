@@ -19,6 +19,7 @@ from mcp.types import Tool as MCPTool
 from pydantic import AnyUrl
 
 from providers import __version__
+from providers.http import request_budget
 from server.schema import compact_schema, header_schema
 from tools import Registration, register_all
 from tools.actions import LedgerError
@@ -66,10 +67,13 @@ class CasebridgeServer(MCPServer[Any]):
         self._deferred: list[Registration] = []
 
     async def run_stdio_async(self) -> None:
-        """Serve over stdin/stdout with ``server.stdio``: the SDK's session on asyncio pipes."""
+        """Serve over stdin/stdout with ``server.stdio`` until the end of input.
+
+        Requests still running then get up to the tool deadline to be answered before they are cancelled.
+        """
         from server.stdio import stdio_streams
 
-        async with stdio_streams() as (read_stream, write_stream):
+        async with stdio_streams(grace=self.tool_deadline) as (read_stream, write_stream):
             await self._lowlevel_server.run(
                 read_stream, write_stream, self._lowlevel_server.create_initialization_options()
             )
@@ -105,15 +109,26 @@ class CasebridgeServer(MCPServer[Any]):
         self, uri: AnyUrl | str, context: Context[Any, Any] | None = None
     ) -> Iterable[ReadResourceContents] | InputRequiredResult:
         self._register_deferred()
-        return await super().read_resource(uri, context)
+        with request_budget():
+            contents = await super().read_resource(uri, context)
+        redact = self.registry.redactor
+        if not redact or isinstance(contents, InputRequiredResult):
+            return contents
+        return [
+            ReadResourceContents(content=redact(c.content), mime_type=c.mime_type, meta=c.meta)
+            if isinstance(c.content, str)
+            else c
+            for c in contents
+        ]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         deadline = max(self.tool_deadline, USER_CONFIRMATION_SECONDS) if name in WAITS_FOR_USER else self.tool_deadline
         try:
-            with anyio.fail_after(deadline):
-                return await super().call_tool(name, arguments, context)
+            with anyio.fail_after(deadline), request_budget():
+                result = await super().call_tool(name, arguments, context)
+            return self._redacted(result)
         except TimeoutError:
             failure = ToolFailure(
                 "timeout",
@@ -126,11 +141,25 @@ class CasebridgeServer(MCPServer[Any]):
             failure = failure_from_exception(exc)
             if failure.category == "internal":
                 log.error("tool %s crashed", name, exc_info=exc.__cause__ or exc)
-        return CallToolResult(
-            content=[TextContent(type="text", text=failure.render())],
-            structured_content={"error": failure.as_dict()},
-            is_error=True,
+        return self._redacted(
+            CallToolResult(
+                content=[TextContent(type="text", text=failure.render())],
+                structured_content={"error": failure.as_dict()},
+                is_error=True,
+            )
         )
+
+    def _redacted(self, result: CallToolResult | InputRequiredResult) -> CallToolResult | InputRequiredResult:
+        """``result`` with every credential removed from its text and structured parts, whatever put it there."""
+        redact = self.registry.redactor
+        if not redact or not isinstance(result, CallToolResult):
+            return result
+        content = [
+            block.model_copy(update={"text": redact(block.text)}) if isinstance(block, TextContent) else block
+            for block in result.content
+        ]
+        structured = redact.value(result.structured_content) if result.structured_content is not None else None
+        return result.model_copy(update={"content": content, "structured_content": structured})
 
     async def list_tools(self) -> list[MCPTool]:
         tools = await super().list_tools()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from providers.http import AsyncBaseTransport, HttpPolicy
+from providers.redaction import Redactor
 from server.settings import SettingsValues
 from tools.registry import SourceRegistry
 from tools.sources.base import Source
@@ -21,6 +23,7 @@ def build_registry(
 ) -> SourceRegistry:
     """Adapters for every provider whose credentials are set; half-set ones are named on stderr."""
     transports = transports or {}
+    policy = _with_body_cap(policy, settings)
     sources: dict[str, Source] = {}
     for status in settings.provider_status():
         if status.half_set:
@@ -76,6 +79,8 @@ def build_registry(
             sandbox="certn" in transports,
         )
     registry = SourceRegistry(sources=sources, read_only=read_only or settings.casebridge_read_only)  # type: ignore[arg-type]
+    public = [v for v in (settings.commcare_username, settings.commcare_domain) if v]
+    registry.redactor = Redactor(settings.secret_values(), public=public)
     if "certn" in sources and not registry.read_only:
         from server.ledger import OrderLedger
 
@@ -85,3 +90,12 @@ def build_registry(
         else:
             registry.ledger = OrderLedger(settings.casebridge_data_dir, secrets=secrets)
     return registry
+
+
+def _with_body_cap(policy: HttpPolicy | None, settings: SettingsValues) -> HttpPolicy:
+    """The policy with ``CASEBRIDGE_MAX_RESPONSE_BYTES`` applied (a given policy keeps its own unless it is set)."""
+    if policy is None:
+        return HttpPolicy(max_body_bytes=settings.casebridge_max_response_bytes)
+    if "casebridge_max_response_bytes" in settings.model_fields_set:
+        return dataclasses.replace(policy, max_body_bytes=settings.casebridge_max_response_bytes)
+    return policy

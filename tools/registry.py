@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from providers.redaction import Redactor
 from tools.actions import ActionLedger, ActionSettings
 from tools.errors import ToolFailure
 from tools.models import PROVIDERS, ProviderName
@@ -30,6 +31,8 @@ class SourceRegistry:
     # Where order_case, cancel_case and generate_report record what they do (injected by the server).
     ledger: ActionLedger | None = None
     actions: ActionSettings = field(default_factory=ActionSettings)
+    # Removes every configured credential (and its encodings) from each tool result: the last line of defence.
+    redactor: Redactor = field(default_factory=lambda: Redactor(()))
 
     @property
     def configured(self) -> list[ProviderName]:

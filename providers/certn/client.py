@@ -22,7 +22,7 @@ from providers.errors import (
     Unavailable,
 )
 from providers.http import AsyncBaseTransport as Transport
-from providers.http import HttpPolicy, ProviderHTTP, Response, json_body, parse_retry_after
+from providers.http import HttpPolicy, ProviderHTTP, Response, json_body, json_or_none, parse_retry_after
 
 if TYPE_CHECKING:
     # Defined in providers.certn.extra, imported on first use; importable from here all the same (__getattr__).
@@ -52,6 +52,14 @@ AUTH_HINT = (
 )
 
 _THROTTLE_SECONDS = re.compile(r"available in (\d+(?:\.\d+)?) second", re.IGNORECASE)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+def uuid_text(value: Any) -> Any:
+    """Field validator: Certn's ids are UUIDs; any other id is a malformed answer (it would reach result text)."""
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
+        raise ValueError("not a UUID")
+    return value
 
 
 class Wire(BaseModel):
@@ -86,6 +94,8 @@ class CertnCase(Wire):
     input_claims: dict[str, Any] | None = None
     checks: list[CertnCheck] = Field(default_factory=list)
     invite_link: str | None = None
+
+    _id_is_uuid = field_validator("id")(uuid_text)
 
     @field_validator("tags", "checks", mode="before")
     @classmethod
@@ -155,6 +165,13 @@ class _Paged(Wire):
                 out["current_page"] = out["previous_page"] + 1
             elif out["next_page"] is not None:
                 out["current_page"] = out["next_page"] - 1
+        # A page with no rows, or a "next" that does not move forward, ends the listing: a service
+        # that keeps offering such pages must not keep a caller paging (issue 11, item 6).
+        current = out.get("current_page")
+        if not out.get("results") or (
+            isinstance(current, int) and out["next_page"] is not None and out["next_page"] <= current
+        ):
+            out["next_page"] = None
         return out
 
     @property
@@ -340,16 +357,24 @@ class CertnClient:
             )
 
     def _parse(self, model: type[M], response: Response, *, what: str, write: bool = False) -> M:
-        data = self._body(response, what=what, write=write)
+        """The answer as ``model``, or its typed error with every secret scrubbed from its texts."""
         try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise MalformedResponse(
-                PROVIDER,
-                f"the {what} answer does not have the documented shape ({exc.error_count()} problems)",
-                hint="The service answered in an unexpected format; retry later.",
-                status=response.status_code,
-            ) from exc
+            data = self._body(response, what=what, write=write)
+            try:
+                return model.model_validate(data)
+            except ValidationError as exc:
+                raise MalformedResponse(
+                    PROVIDER,
+                    f"the {what} answer does not have the documented shape ({exc.error_count()} problems)",
+                    hint="The service answered in an unexpected format; retry later.",
+                    status=response.status_code,
+                ) from exc
+            except RecursionError:
+                raise MalformedResponse(
+                    PROVIDER, f"the {what} answer is nested too deeply", status=response.status_code
+                ) from None
+        except ProviderError as err:
+            raise self.http.scrub(err) from err.__cause__
 
     def _body(self, response: Response, *, what: str, write: bool = False) -> Any:
         """The JSON body of a 2xx answer, or the typed error the answer stands for."""
@@ -377,10 +402,7 @@ def _segment(case_id: str) -> str:
 
 def _error_details(response: Response) -> tuple[str | None, list[dict[str, Any]]]:
     """``type`` and the ``errors`` list of a Certn error body; (None, []) when it has another shape."""
-    try:
-        data = response.json()
-    except ValueError:
-        return None, []
+    data = json_or_none(response)
     if not isinstance(data, dict):
         return None, []
     errors = data.get("errors")
@@ -397,7 +419,8 @@ def _raise_for_status(http: ProviderHTTP, response: Response, *, what: str, writ
     status = response.status_code
     kind, items = _error_details(response)
     details = [str(e.get("detail")).strip() for e in items if e.get("detail")]
-    detail = "; ".join(details)[:500]
+    # Redacted before it is cut: a cut could leave part of an encoded secret no pattern matches.
+    detail = http.redact("; ".join(details))[:500]
     attrs = [str(e["attr"]) for e in items if e.get("attr")]
     field = attrs[0] if attrs else None
     ctype = response.headers.get("content-type", "unknown content type").split(";")[0]

@@ -527,4 +527,21 @@ def build(
     """A new emulator with its own copy of the seed's data; serve ``emulator.app``."""
     emu = CertnEmulator(generate(seed, clock=clock), api_key)
     emu.wrap(make_app(emu))
+    emu.endless_page = endless_page
     return emu
+
+
+def endless_page(path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
+    """The hostile ``endless_pages`` answer: an empty page whose ``next_page`` never runs out."""
+    q = dict(query)
+    page = int(q["page"]) if q.get("page", "").isdigit() else 1
+    size = int(q["page_size"]) if q.get("page_size", "").isdigit() else DEFAULT_PAGE_SIZE
+    pagination = {
+        "result_count": 10**6,
+        "page_count": 10**6 // size + 1,
+        "page_size": size,
+        "current_page": page,
+        "next_page": page + 1,
+        "previous_page": page - 1 if page > 1 else None,
+    }
+    return {"pagination": pagination, "results": []}

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from providers.certn.client import Wire, _Paged
+from providers.certn.client import Wire, _Paged, uuid_text
 
 
 class Group(Wire):
@@ -148,3 +148,5 @@ class ReportFile(Wire):
 
 class _ReportStarted(Wire):
     case_report_file_id: str
+
+    _id_is_uuid = field_validator("case_report_file_id")(uuid_text)

@@ -4,7 +4,7 @@
 # annotation string when the wire models are defined, ~4 ms of every start-up for the three clients.
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Generic, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,7 +21,15 @@ from providers.errors import (
     Rejected,
     Unavailable,
 )
-from providers.http import AsyncBaseTransport, HttpPolicy, ProviderHTTP, Response, json_body, parse_retry_after
+from providers.http import (
+    AsyncBaseTransport,
+    HttpPolicy,
+    ProviderHTTP,
+    Response,
+    json_body,
+    json_or_none,
+    parse_retry_after,
+)
 
 PROVIDER = "clearinghouse"
 TOKEN_HINT = "Check CLEARINGHOUSE_API_TOKEN: the Clearinghouse refused it or it is missing."
@@ -304,21 +312,29 @@ class ClearinghouseClient:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            where = ".".join(str(p) for p in exc.errors()[0]["loc"]) if exc.errors() else "?"
-            raise MalformedResponse(
-                PROVIDER,
-                f"answer does not match the v2.1 format (at {where})",
-                hint="The service may have changed its API; retry later.",
+            # The location names the provider's own keys: untrusted text.
+            where = ".".join(str(p) for p in exc.errors()[0]["loc"])[:120] if exc.errors() else "?"
+            raise self.http.scrub(
+                MalformedResponse(
+                    PROVIDER,
+                    f"answer does not match the v2.1 format (at {where})",
+                    hint="The service may have changed its API; retry later.",
+                )
             ) from None
+        except RecursionError:
+            raise MalformedResponse(PROVIDER, "answer is nested too deeply") from None
 
     async def _get(self, path: str, params: Mapping[str, Any] | None) -> Any:
         """The JSON of a successful GET; None for the API's "No results" 400."""
         response = await self.http.get(path, params)
-        if 200 <= response.status_code < 300:
-            return json_body(PROVIDER, response)
-        if _is_no_results(response):
-            return None
-        raise self._error(response)
+        try:
+            if 200 <= response.status_code < 300:
+                return json_body(PROVIDER, response)
+            if _is_no_results(response):
+                return None
+            raise self._error(response)
+        except ProviderError as err:
+            raise self.http.scrub(err) from err.__cause__
 
     def _error(self, response: Response) -> ProviderError:
         status = response.status_code
@@ -332,19 +348,17 @@ class ClearinghouseClient:
         if status >= 500:
             return Unavailable(
                 PROVIDER,
-                redact(f"service error (HTTP {status}){_detail_suffix(response)}"),
+                f"service error (HTTP {status}){_detail_suffix(response, redact)}",
                 hint="The Clearinghouse is having trouble; retry shortly.",
                 status=status,
             )
-        try:
-            body = response.json()
-        except ValueError:
-            # An HTML page from a proxy or a wrong base URL: the status still says what happened,
-            # except for a 400, whose meaning at this API lives in the body.
-            if status not in (401, 403, 404):
-                return _not_json(response)
-            body = None
-        detail = redact(_snippet(_first_message(body)))
+        body = json_or_none(response)
+        # An HTML page from a proxy or a wrong base URL: the status still says what happened,
+        # except for a 400, whose meaning at this API lives in the body.
+        if body is None and status not in (401, 403, 404) and response.content.strip() != b"null":
+            return _not_json(response)
+        # Redacted before it is cut: a cut could leave part of an encoded secret no pattern matches.
+        detail = _snippet(redact(_first_message(body)))
         if status in (401, 403):
             return AuthenticationFailed(
                 PROVIDER, detail or f"authentication failed (HTTP {status})", hint=TOKEN_HINT, status=status
@@ -408,21 +422,15 @@ def _snippet(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _detail_suffix(response: Response) -> str:
-    try:
-        detail = _snippet(_first_message(response.json()), 200)
-    except ValueError:
-        return ""
+def _detail_suffix(response: Response, redact: Callable[[str], str]) -> str:
+    detail = _snippet(redact(_first_message(json_or_none(response))), 200)
     return f": {detail}" if detail else ""
 
 
 def _is_no_results(response: Response) -> bool:
     if response.status_code != 400:
         return False
-    try:
-        body = response.json()
-    except ValueError:
-        return False
+    body = json_or_none(response)
     return isinstance(body, list) and bool(body) and isinstance(body[0], str) and body[0].startswith("No results for")
 
 

@@ -61,7 +61,15 @@ def build(*, token: str = SANDBOX_TOKEN, page_size: int = 20, seed: int = 2026) 
         routes.append(Route(f"{PREFIX}/cases/{{case_id:int}}/{kind}", handler))
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
     emulator.wrap(app)
+    emulator.endless_page = endless_page
     return emulator
+
+
+def endless_page(path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
+    """The hostile ``endless_pages`` answer: an empty cursor page whose ``next`` never runs out."""
+    cursor = dict(query).get("cursor", "")
+    n = int(cursor.removeprefix("endless-")) if cursor.startswith("endless-") else 0
+    return {"next": f"{path}?cursor=endless-{n + 1}&no_cache=1", "previous": None, "results": []}
 
 
 def _json(payload: Any, request: Request, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -21,7 +21,15 @@ from providers.errors import (
     Rejected,
     Unavailable,
 )
-from providers.http import AsyncBaseTransport, HttpPolicy, ProviderHTTP, Response, json_body, parse_retry_after
+from providers.http import (
+    AsyncBaseTransport,
+    HttpPolicy,
+    ProviderHTTP,
+    Response,
+    json_body,
+    json_or_none,
+    parse_retry_after,
+)
 
 PROVIDER = "commcare"
 MAX_LIMIT = 5000
@@ -210,7 +218,9 @@ class CommCareClient:
             PROVIDER,
             base_url,
             headers={"Authorization": header},
-            secrets=(api_key, header, f"{username}:{api_key}"),
+            # "user:key" for its base64 (a Basic header's); the user name and domain are not secret.
+            secrets=(api_key, f"{username}:{api_key}"),
+            public=(username, domain),
             policy=policy,
             transport=transport,
         )
@@ -311,28 +321,30 @@ class CommCareClient:
         return values[0]
 
     def _error_text(self, response: Response) -> str | None:
-        try:
-            data = response.json()
-        except ValueError:
-            return None
+        data = json_or_none(response)
         if isinstance(data, dict) and isinstance(data.get("error"), str):
             return self.http.redact(data["error"])[:500]
         return None
 
     def _parse(self, response: Response, model: type[M], *, missing: str = "not found") -> M:
+        """The answer as ``model``, or its typed error with every secret scrubbed from its texts."""
         status = response.status_code
-        if status == 200:
-            data = json_body(PROVIDER, response)
-            try:
-                return model.model_validate(data)
-            except ValidationError as exc:
-                where = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:3])
-                raise MalformedResponse(
-                    PROVIDER,
-                    self.http.redact(f"unexpected {model.__name__} shape (at {where or 'top level'})"),
-                    status=status,
-                ) from None
-        raise self._error(response, missing)
+        try:
+            if status == 200:
+                data = json_body(PROVIDER, response)
+                try:
+                    return model.model_validate(data)
+                except ValidationError as exc:
+                    # The locations name the provider's own keys: untrusted text.
+                    where = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:3])[:200]
+                    raise MalformedResponse(
+                        PROVIDER, f"unexpected {model.__name__} shape (at {where or 'top level'})", status=status
+                    ) from None
+                except RecursionError:
+                    raise MalformedResponse(PROVIDER, "the answer is nested too deeply", status=status) from None
+            raise self._error(response, missing)
+        except ProviderError as err:
+            raise self.http.scrub(err) from err.__cause__
 
     def _error(self, response: Response, missing: str) -> ProviderError:
         status = response.status_code

@@ -62,7 +62,21 @@ def build(
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
     app = Starlette(routes=[Route("/a/{domain}/api/{rest:path}", handler.dispatch, methods=methods)])
     emulator.wrap(app)
+    emulator.endless_page = endless_page
     return emulator
+
+
+def endless_page(path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
+    """The hostile ``endless_pages`` answer: an empty v2 or v0.5 page whose ``next`` never runs out."""
+    q = dict(query)
+    if "/v0.5/" in path:
+        limit = int(q["limit"]) if q.get("limit", "").isdigit() else 20
+        offset = int(q["offset"]) if q.get("offset", "").isdigit() else 0
+        meta = {"limit": limit, "offset": offset, "total_count": 10**6, "previous": None}
+        return {"meta": {**meta, "next": f"?limit={limit}&offset={offset + limit}"}, "objects": []}
+    cursor = q.get("cursor", "")
+    n = int(cursor.removeprefix("endless-")) if cursor.startswith("endless-") else 0
+    return {"matching_records": 10**6, "cases": [], "next": f"{path}?cursor=endless-{n + 1}"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ async def test_get_sends_user_agent_and_repeated_keys(http: ProviderHTTP, tiny: 
     assert emu.requests[-1].headers["user-agent"] == USER_AGENT
 
 
-@pytest.mark.parametrize("status", [502, 503, 504, 429])
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
 async def test_get_retries_transient_statuses_then_succeeds(
     http: ProviderHTTP, tiny: tuple[Emulator, str], status: int
 ) -> None:
@@ -74,10 +74,18 @@ async def test_long_retry_after_is_returned_not_slept_on(http: ProviderHTTP, tin
     assert parse_retry_after(response.headers["Retry-After"]) == 120
 
 
-async def test_500_is_not_retried(http: ProviderHTTP, tiny: tuple[Emulator, str]) -> None:
+async def test_500_on_get_is_retried_within_the_attempts(http: ProviderHTTP, tiny: tuple[Emulator, str]) -> None:
+    emu, _ = tiny
+    emu.inject(kind="status", status=500, times=10)
+    response = await http.get("echo")
+    assert response.status_code == 500
+    assert len(emu.requests) == TEST_POLICY.attempts
+
+
+async def test_500_on_post_is_not_retried(http: ProviderHTTP, tiny: tuple[Emulator, str]) -> None:
     emu, _ = tiny
     emu.inject(kind="status", status=500, times=3)
-    response = await http.get("echo")
+    response = await http.post("echo", json={"x": 1})
     assert response.status_code == 500
     assert len(emu.requests) == 1
 

@@ -84,7 +84,7 @@ FAULTS: list[FaultCase] = [
         retry_after=90,
         body=True,
     ),
-    FaultCase("500", {"kind": "status", "status": 500}, category="provider_unavailable", body=True),
+    FaultCase("500", {"kind": "status", "status": 500}, category="provider_unavailable", retried=True, body=True),
     FaultCase("502", {"kind": "status", "status": 502}, category="provider_unavailable", retried=True, body=True),
     FaultCase("503", {"kind": "status", "status": 503}, category="provider_unavailable", retried=True, body=True),
     FaultCase("504", {"kind": "status", "status": 504}, category="provider_unavailable", retried=True, body=True),
