@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("casebridge")
 
 LOOPBACK_NAMES = {"localhost"}
+ENV_FILE_HELP = (
+    "read variables from this file too (dotenv syntax; the environment wins); default: the file "
+    "CASEBRIDGE_ENV_FILE names, else none: a .env in the working folder is never read"
+)
 MAX_REQUEST_BODY = 1_000_000
 
 
@@ -47,6 +51,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--read-only", action="store_true", help="offer no tool that changes anything")
     parser.add_argument("--log-level", default="WARNING", help="stderr log level (default: WARNING)")
+    parser.add_argument("--env-file", metavar="PATH", help=ENV_FILE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sb = sub.add_parser("sandbox", help="serve the three emulators on loopback for other clients")
     sb.add_argument("--port", type=int, default=8765, dest="sandbox_port", help="port (default: 8765)")
@@ -54,6 +59,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     doc.add_argument("--sandbox", action="store_true", dest="doctor_sandbox", help="check the built-in sandbox")
     led = sub.add_parser("ledger", help="print the recent orders, cancellations and report requests")
     led.add_argument("--limit", type=int, default=30, help="entries to show (default: 30)")
+    for command in (doc, led):  # also accepted after the command; SUPPRESS keeps one given before it
+        command.add_argument("--env-file", metavar="PATH", default=argparse.SUPPRESS, help=ENV_FILE_HELP)
     return parser.parse_args(argv)
 
 
@@ -66,19 +73,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "sandbox":
         return serve_emulators(args.sandbox_port)
-    if args.command == "ledger":
-        return print_ledger(args.limit)
-    if args.command == "doctor":
-        from server.doctor import run_doctor
+    from server.settings import EnvFileError
 
-        return run_doctor(sandbox=args.sandbox or args.doctor_sandbox)
-    return serve(args)
+    try:
+        if args.command == "ledger":
+            return print_ledger(args.limit, args.env_file)
+        if args.command == "doctor":
+            from server.doctor import run_doctor
+            from server.settings import load_settings
+
+            return run_doctor(sandbox=args.sandbox or args.doctor_sandbox, settings=load_settings(args.env_file))
+        return serve(args)
+    except EnvFileError as exc:
+        sys.stderr.write(f"casebridge: {exc}\n")
+        return 2
 
 
 def serve(args: argparse.Namespace) -> int:
     from server.settings import load_settings
 
-    settings = load_settings()
+    settings = load_settings(args.env_file)
     token = settings.casebridge_http_token.get_secret_value() if settings.casebridge_http_token else None
     if args.transport != "stdio" and not _is_loopback(args.host) and not token:
         sys.stderr.write(
@@ -118,7 +132,7 @@ def serve(args: argparse.Namespace) -> int:
                     )
                 await _until_signal(server.run_stdio_async, registry.aclose)
             else:
-                await _serve_http(server, args, token)
+                await _serve_http(server, args, token, settings)
         finally:
             with anyio.CancelScope(shield=True):
                 await registry.aclose()
@@ -151,19 +165,32 @@ async def _until_signal(fn: Any, cleanup: Any) -> None:
         tg.cancel_scope.cancel()
 
 
-async def _serve_http(server: Any, args: argparse.Namespace, token: str | None) -> None:
+async def _serve_http(server: Any, args: argparse.Namespace, token: str | None, settings: Any) -> None:
     import uvicorn
 
+    from server.http_guard import BodyDeadline, HttpLimits, SessionLimits, guarded_protocol
+
+    limits = HttpLimits.from_settings(settings)
     security = _transport_security(args.host)
+    live_sessions = None
     if args.transport == "http":
         app = server.streamable_http_app(
-            host=args.host, max_request_body_size=MAX_REQUEST_BODY, transport_security=security
+            host=args.host,
+            max_request_body_size=MAX_REQUEST_BODY,
+            transport_security=security,
+            session_idle_timeout=limits.session_idle_seconds,
+            max_sessions=limits.max_sessions,
         )
+        live_sessions = server.session_manager._server_instances.keys  # no public view of the open sessions
     else:
         app = server.sse_app(host=args.host, max_request_body_size=MAX_REQUEST_BODY, transport_security=security)
+    app = SessionLimits(app, limits, live_sessions=live_sessions)
     if token:
         app = BearerTokenMiddleware(app, token)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    app = BodyDeadline(app, limits.body_timeout)
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level="warning", access_log=False, http=guarded_protocol(limits)
+    )
     log.warning("casebridge %s serving %s on http://%s:%d", __version__, args.transport, args.host, args.port)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that
     # was installed before it; a no-op one there makes a requested shutdown exit with status 0.
@@ -268,15 +295,26 @@ def serve_emulators(port: int) -> int:
     return 0
 
 
-def print_ledger(limit: int) -> int:
-    """``casebridge ledger``: the ledger's recent entries as a table on stdout (never used by the server)."""
+def print_ledger(limit: int, env_file: str | None = None) -> int:
+    """``casebridge ledger``: the ledger's recent entries as a table on stdout (never used by the server).
+
+    Every cell is escaped for the terminal (``server.terminal``): rows quote e-mails and provider errors.
+    """
     from server.ledger import OrderLedger, format_table
     from server.settings import load_settings
+    from server.terminal import printable
+    from tools.actions import LedgerError
 
-    ledger = OrderLedger(load_settings().casebridge_data_dir)
+    ledger = OrderLedger(load_settings(env_file).casebridge_data_dir)
     out = sys.stdout  # this subcommand's output; the MCP server itself never writes here
+    where = printable(str(ledger.path))
     if not ledger.exists():
-        out.write(f"No ledger yet at {ledger.path}: nothing has been ordered, cancelled or requested.\n")
+        out.write(f"No ledger yet at {where}: nothing has been ordered, cancelled or requested.\n")
         return 0
-    out.write(f"Ledger: {ledger.path}\n{format_table(ledger.recent(max(1, limit)))}\n")
+    try:
+        table = format_table(ledger.recent(max(1, limit)))
+    except LedgerError as exc:
+        sys.stderr.write(f"casebridge: {printable(str(exc))}\n")
+        return 2
+    out.write(f"Ledger: {where}\n{table}\n")
     return 0

@@ -1,4 +1,4 @@
-"""server.stdio: the pipe transport keeps stdout for JSON-RPC only, survives bad lines, and falls back."""
+"""server.stdio: stdout carries JSON-RPC only, bad lines are answered, and a file on stdin works too."""
 
 from __future__ import annotations
 
@@ -85,14 +85,15 @@ def test_output_behind_the_transports_back_goes_to_stderr() -> None:
 def test_a_line_over_the_limit_is_refused_and_the_session_goes_on() -> None:
     oversized = '{"jsonrpc": "2.0", "id": 9, "method": "ping", "x": "' + "a" * 5000 + '"}'
     answers, stderr = _run_noisy([oversized, *map(json.dumps, (INIT, INITIALIZED, LIST))], {1, 2}, 1024)
-    assert 9 not in answers  # never read whole, so never answered
+    assert 9 not in answers  # never read whole, so answered only as a line too long
+    assert answers[None]["error"]["code"] == -32600 and "longer than 1024 bytes" in answers[None]["error"]["message"]
     assert answers[2]["result"]["tools"][0]["name"] == "shout"
     assert b"longer than 1024 bytes" in stderr
 
 
-def test_stdin_from_a_regular_file_uses_the_sdks_transport(tmp_path: Path) -> None:
+def test_stdin_from_a_regular_file_is_served(tmp_path: Path) -> None:
     requests = tmp_path / "requests.jsonl"
-    # The end of the file follows at once and ends the session, so only initialize is sure of an answer.
+    # A file cannot be polled: it is read in a worker thread (tests/server/test_stdio_hostile.py has more).
     requests.write_text(json.dumps(INIT) + "\n")
     with requests.open("rb") as stdin:
         proc = subprocess.run(
