@@ -101,7 +101,7 @@ async def _measure(lab: Lab, config: Config) -> list[Row]:
 async def _in_process_row(lab: Lab, clients: dict[str, Any], config: Config) -> Row:
     """``search_cases`` through ``CasebridgeServer.call_tool`` in this process against the client, same emulator."""
     from server.app import build_server
-    from server.settings import Settings
+    from server.env_settings import Settings
     from server.wiring import build_registry
 
     name = "commcare"

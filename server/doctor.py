@@ -28,6 +28,7 @@ from server.settings import (
     SettingsValues,
     load_settings,
 )
+from server.terminal import printable
 
 # Short limits: a diagnosis should answer in seconds, and one retry is enough to ride out a blip.
 DOCTOR_POLICY = HttpPolicy(
@@ -236,7 +237,8 @@ def _message(exc: BaseException) -> str:
 
 
 def render(rows: list[Row]) -> str:
-    table = [COLUMNS, *(row.cells() for row in rows)]
+    # Cells quote provider answers: control characters are shown escaped, never sent to the terminal.
+    table = [COLUMNS, *(tuple(printable(cell) for cell in row.cells()) for row in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS) - 1)]
     lines = []
     for i, line in enumerate(table):

@@ -1,6 +1,7 @@
 """The append-only SQLite ledger of every change casebridge makes (orders, cancellations, reports).
 
-Safe for concurrent writers (WAL, ``BEGIN IMMEDIATE``, busy timeout) and crashes (full sync).
+Safe for concurrent writers (WAL, ``BEGIN IMMEDIATE``, busy timeout) and crashes (full sync). It holds the
+token-signing and request-state keys, so it is used only from a folder and file that only this user can change.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ import contextlib
 import json
 import os
 import secrets as _secrets
+import shlex
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -18,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from server.terminal import printable
 from tools.actions import ORDER_STATES, Claim, Entry, LedgerError, Row
 
 if TYPE_CHECKING:
@@ -43,11 +47,20 @@ CREATE INDEX IF NOT EXISTS entries_by_key ON entries(idempotency_key, id);
 CREATE INDEX IF NOT EXISTS entries_by_provider_id ON entries(provider_id, id);
 CREATE TABLE IF NOT EXISTS used_confirmations (nonce TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
-    BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
-    BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
 """
+
+# Every table (and its primary key) keeps its history: no UPDATE, no DELETE, and no INSERT over an
+# existing key, which is how REPLACE and upserts rewrite a row (REPLACE's implicit delete fires no
+# delete trigger). Created on every opening, so older ledger files gain them.
+_APPEND_ONLY_TABLES = {"entries": "id", "used_confirmations": "nonce", "meta": "name"}
+_REFUSE = "BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
+_TRIGGERS = "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} {_REFUSE}\n"
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} {_REFUSE}\n"
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table}"
+    f" WHEN EXISTS (SELECT 1 FROM {table} WHERE {key} = NEW.{key}) {_REFUSE}\n"
+    for table, key in _APPEND_ONLY_TABLES.items()
+)
 
 _COLUMNS = "id, at, tool, outcome, provider, provider_id, idempotency_key, request, detail, sandbox"
 
@@ -126,13 +139,22 @@ class OrderLedger:
             if self._ready:
                 return
             # A temporary directory must be new (nobody else's); the data folder may exist already.
-            self.path.parent.mkdir(parents=True, exist_ok=not self._temporary, mode=0o700)
-            # Created owner-only before SQLite opens it: the ledger names applicants.
-            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            folder = self.path.parent
+            folder.mkdir(parents=True, exist_ok=not self._temporary, mode=0o700)
+            _refuse_untrusted(folder, os.stat(folder))
+            # Created owner-only before SQLite opens it: the ledger names applicants and holds keys.
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                _refuse_untrusted(self.path, os.fstat(fd))
+            finally:
+                os.close(fd)
+            for companion in (folder / f"{FILE_NAME}-wal", folder / f"{FILE_NAME}-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    _refuse_untrusted(companion, os.stat(companion))
             db = self._open()
             try:
                 db.execute("PRAGMA journal_mode = WAL")  # persistent: recorded in the file
-                db.executescript(_SCHEMA)  # idempotent, so concurrent first openings are harmless
+                db.executescript(_SCHEMA + _TRIGGERS)  # idempotent, so concurrent first openings are harmless
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             finally:
                 db.close()
@@ -180,7 +202,8 @@ class OrderLedger:
         text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
-        return text
+        # A lone surrogate (JSON "\ud800" from a provider) cannot be stored as UTF-8: keep it as that escape.
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
     def _insert(self, db: sqlite3.Connection, entry: Entry) -> Row:
         at = self.now()
@@ -221,10 +244,13 @@ class OrderLedger:
 
     def secret(self, name: str) -> bytes:
         if name not in self._keys:
+            # Read, and create if missing, under the write lock: concurrent first calls agree on one key.
             with self._tx() as db:
-                db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", (name, _secrets.token_bytes(32)))
-                (value,) = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-            self._keys[name] = bytes(value)
+                found = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+                if found is None:
+                    found = (_secrets.token_bytes(32),)
+                    db.execute("INSERT INTO meta (name, value) VALUES (?, ?)", (name, found[0]))
+            self._keys[name] = bytes(found[0])
         return self._keys[name]
 
     def append(self, entry: Entry) -> Row:
@@ -270,6 +296,10 @@ class OrderLedger:
                 return None
             return latest
 
+    def order_state(self, key: str, *, window: float) -> Row | None:
+        with self._read() as db:
+            return self._order_state(db, key, window)
+
     def _order_state(self, db: sqlite3.Connection, key: str, window: float) -> Row | None:
         marks = ",".join("?" for _ in ORDER_STATES)
         found = db.execute(
@@ -281,9 +311,10 @@ class OrderLedger:
 
     @staticmethod
     def _cancelled(db: sqlite3.Connection, ordered: Row) -> bool:
+        """Cancelled through casebridge, or found ended at Certn by a later identical order ("lapsed")."""
         found = db.execute(
-            "SELECT 1 FROM entries WHERE tool = 'cancel_case' AND outcome = 'cancelled' AND provider_id = ? AND id > ?"
-            " LIMIT 1",
+            "SELECT 1 FROM entries WHERE provider_id = ? AND id > ? AND ((tool = 'cancel_case' AND outcome ="
+            " 'cancelled') OR (tool = 'order_case' AND outcome = 'lapsed')) LIMIT 1",
             (ordered.entry.provider_id, ordered.id),
         ).fetchone()
         return found is not None
@@ -320,6 +351,40 @@ class OrderLedger:
                 f"SELECT {_COLUMNS} FROM entries WHERE idempotency_key = ? ORDER BY id", (key,)
             ).fetchall()
         return [self._row(r) for r in rows]
+
+
+class UntrustedLedger(LedgerError):
+    """A data folder or ledger file someone else could have written: casebridge uses no key from it."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}, so casebridge does not trust the keys in it. Fix: {fix}.")
+        self.fix = f"{fix[:1].upper()}{fix[1:]}."  # the tool result's "what to do"
+
+
+def _refuse_untrusted(path: Path, info: os.stat_result) -> None:
+    """``UntrustedLedger`` unless only this user can change ``path`` (the data folder or a ledger file).
+
+    A folder or file someone else could have written (a cloned repository, a shared folder, a copy) may
+    hold keys they know, which would let them forge confirmations. POSIX only: elsewhere modes differ.
+    """
+    if not hasattr(os, "geteuid"):
+        return
+    me, mode, is_folder = os.geteuid(), stat.S_IMODE(info.st_mode), stat.S_ISDIR(info.st_mode)
+    what = "data folder" if is_folder else "ledger file"
+    quoted = shlex.quote(str(path))
+    elsewhere = "or set CASEBRIDGE_DATA_DIR to a folder of your own (casebridge creates it)"
+    if info.st_uid != me:
+        problem = f"the {what} belongs to another user (uid {info.st_uid}; casebridge runs as uid {me})"
+        fix = f"if it is yours, `chown` it to this user; {elsewhere}"
+    elif is_folder and mode & 0o022:
+        problem = f"other users may write in the data folder (mode {mode:04o})"
+        fix = f"if the folder and its ledger are yours, run `chmod 700 {quoted}`; {elsewhere}"
+    elif not is_folder and mode & 0o077:
+        problem = f"other users may read or write the ledger file (mode {mode:04o}, as a copied or checked-out file is)"
+        fix = f"if it is your ledger, run `chmod 600 {quoted}`; if it came from elsewhere, delete it {elsewhere}"
+    else:
+        return
+    raise UntrustedLedger(f"{path}: {problem}", fix)
 
 
 def _with_detail(entry: Entry, **extra: Any) -> Entry:
@@ -362,7 +427,8 @@ def format_table(rows: list[Row]) -> str:
         note = str(e.detail.get("note") or e.detail.get("message") or "")
         outcome = e.outcome + (" [sandbox]" if e.sandbox else "")
         provider_id = f"{e.provider}:{e.provider_id}" if e.provider_id else "-"
-        lines.append((str(row.id), when, e.tool, outcome, provider_id, _describe(e)[:60], note[:60]))
+        cells = (str(row.id), when, e.tool, outcome, provider_id, _describe(e)[:60], note[:60])
+        lines.append(tuple(printable(cell) for cell in cells))
     widths = [max(len(x[i]) for x in [header, *lines]) for i in range(len(header))]
     out = ["  ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
     out.append("  ".join("-" * w for w in widths))

@@ -1,28 +1,25 @@
-"""Configuration from the environment and ``.env``, with the variable names DESIGN.md fixes.
+"""Configuration from the process environment, with the variable names DESIGN.md fixes; a file only when named.
 
-``load_settings`` is what the server reads at start-up. With no ``.env`` file (the usual case for a
-server an MCP client starts) it reads the variables itself, exactly as pydantic-settings would: importing
-pydantic-settings (and python-dotenv) costs about 20 ms of every start-up (bench/, cold start). With a
-``.env`` file, or wherever ``Settings`` is used, pydantic-settings does the reading.
+Nothing is read implicitly from the working directory (an MCP host may start the server in a cloned
+repository): a file of the same names is read only from ``--env-file`` or ``CASEBRIDGE_ENV_FILE``.
+``load_settings`` reads the variables exactly as pydantic-settings would (``server.env_settings.Settings``,
+which the tests compare it with) without importing it: that costs about 20 ms of every start-up (bench/).
 """
 
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr
-
-if TYPE_CHECKING:
-    # What ``from server.settings import Settings`` gives (module ``__getattr__`` below), for type checkers.
-    from server.env_settings import Settings as Settings
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 DEFAULT_CLEARINGHOUSE_URL = "https://clearinghouse.net/api/v2p1"
 DEFAULT_COMMCARE_URL = "https://www.commcarehq.org"
 DEFAULT_CERTN_URL = "https://api.sandbox.certn.co"
-ENV_FILE = ".env"
+ENV_FILE_VARIABLE = "CASEBRIDGE_ENV_FILE"  # names a file of variables; --env-file does the same
 
 
 class SettingsValues(BaseModel):
@@ -43,6 +40,15 @@ class SettingsValues(BaseModel):
     casebridge_data_dir: Path | None = None
     casebridge_http_token: SecretStr | None = None
     casebridge_sandbox: bool = False  # same as --sandbox: synthetic data, no credentials
+    # HTTP transports' limits against slow or greedy clients (server/http_guard.py).
+    casebridge_http_header_timeout: float = Field(default=10.0, gt=0)  # seconds for a request's headers
+    casebridge_http_body_timeout: float = Field(default=30.0, gt=0)  # seconds for a request's body
+    casebridge_session_idle_minutes: float = Field(default=10.0, gt=0)
+    casebridge_max_sessions: int = Field(default=1000, gt=0)  # Streamable HTTP (2025-11-25 era) sessions
+    casebridge_max_sessions_per_peer: int = Field(default=100, gt=0)  # per client address, each transport
+    casebridge_max_sse_sessions: int = Field(default=1000, gt=0)
+    # Decoded bytes of one provider answer (providers.http.DEFAULT_MAX_BODY_BYTES, 8 MiB).
+    casebridge_max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
 
     def secret_values(self) -> list[str]:
         """Every credential value, for redaction and canary checks."""
@@ -93,30 +99,45 @@ class ProviderStatus:
         return not self.configured and bool(self.missing)
 
 
-def load_settings() -> SettingsValues:
-    """The settings from the environment and ``.env``, as ``Settings()`` reads them."""
-    env_file = Path(ENV_FILE).expanduser()
-    if env_file.is_file() or env_file.is_fifo():
-        from server.env_settings import Settings
-
-        return Settings()
-    return SettingsValues.model_validate(_environment())
+class EnvFileError(Exception):
+    """The file named by ``--env-file`` or ``CASEBRIDGE_ENV_FILE`` cannot be read (one line, for stderr)."""
 
 
-def _environment() -> dict[str, str]:
-    """The variables naming a field, as pydantic-settings matches them (``env_ignore_empty``, any case)."""
+def load_settings(env_file: str | os.PathLike[str] | None = None) -> SettingsValues:
+    """The settings from the environment, plus the file ``env_file`` names (else ``CASEBRIDGE_ENV_FILE``).
+
+    As ``Settings(_env_file=...)`` reads them: a variable set in the environment wins over the file.
+    """
+    environment = _variables(os.environ)
+    named = env_file if env_file is not None else environment.get(ENV_FILE_VARIABLE.lower())
+    values: dict[str, str | None] = {}
+    if named is not None:
+        values.update(_fields(read_env_file(Path(named))))
+    values.update(_fields(environment))
+    return SettingsValues.model_validate(values)
+
+
+def read_env_file(path: Path) -> dict[str, str | None]:
+    """The variables of a dotenv file (UTF-8), named as ``_variables`` names them; read once (a pipe works)."""
+    try:
+        text = path.expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EnvFileError(f"cannot read the env file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise EnvFileError(f"cannot read the env file {path}: it is not UTF-8 text") from exc
+    from dotenv import dotenv_values  # what pydantic-settings parses env files with
+
+    return _variables(dotenv_values(stream=io.StringIO(text)))
+
+
+def _variables(source: Mapping[str, str | None]) -> dict[str, str | None]:
+    """``source`` as pydantic-settings matches it (``env_ignore_empty``, names in any case)."""
     # Later spellings win, as in pydantic-settings: it lower-cases the names into one dict the same way.
-    variables = {name.lower(): value for name, value in os.environ.items() if value != ""}
+    return {name.lower(): value for name, value in source.items() if value != ""}
+
+
+def _fields(variables: Mapping[str, str | None]) -> dict[str, str | None]:
     return {name: variables[name] for name in SettingsValues.model_fields if name in variables}
-
-
-def __getattr__(name: str) -> Any:
-    # ``Settings`` imports pydantic-settings, which the server's start-up does without (load_settings).
-    if name == "Settings":
-        from server.env_settings import Settings
-
-        return Settings
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_data_dir() -> Path:

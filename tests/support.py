@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from providers.emulation import Emulator, LoopbackServer
 from providers.http import HttpPolicy
 from server.app import CasebridgeServer, build_server
-from server.settings import Settings
+from server.env_settings import Settings
 from server.wiring import build_registry
 
 ROOT = Path(__file__).resolve().parent.parent

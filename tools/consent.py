@@ -102,9 +102,11 @@ class ConfirmationRefused(ToolFailure):
         self.reason = reason
 
 
-def verify(ledger: ActionLedger, token: str, purpose: str, subject: Any, *, nothing: str, fix: str) -> str:
+def verify(ledger: ActionLedger, token: str, purpose: str, subject: Any, *, ttl: float, nothing: str, fix: str) -> str:
     """The token's nonce if it confirms ``subject`` and has not expired; else ``ConfirmationRefused``.
 
+    ``ttl`` is the lifetime ``issue`` gives tokens: one claiming to expire later was not issued by
+    this server, whatever its signature (a leaked or planted key cannot mint a lasting token).
     ``nothing`` ("Nothing was ordered") starts every refusal. Single use is enforced by the caller,
     atomically with the change (the ledger records the nonce).
     """
@@ -115,9 +117,12 @@ def verify(ledger: ActionLedger, token: str, purpose: str, subject: Any, *, noth
             "tampered", f"{nothing}: confirmation_token is not one this server issued for {what}.", fix
         )
     _, expires_text, nonce, digest, signature = match.groups()
+    forged = ConfirmationRefused("tampered", f"{nothing}: confirmation_token is not valid (altered or forged).", fix)
+    if int(expires_text) > ledger.now() + ttl:
+        raise forged
     expected = _sign(ledger.secret(KEY_NAME), purpose, int(expires_text), nonce, digest)
     if not hmac.compare_digest(expected, signature):
-        raise ConfirmationRefused("tampered", f"{nothing}: confirmation_token is not valid (altered or forged).", fix)
+        raise forged
     if not hmac.compare_digest(digest, _digest(subject)):
         raise ConfirmationRefused(
             "mismatch", f"{nothing}: the request differs from the one the user confirmed with this token.", fix

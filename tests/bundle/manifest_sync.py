@@ -21,8 +21,8 @@ WRITE_TOOLS = ("order_case", "cancel_case", "generate_report")
 async def live_tools() -> list[dict[str, str]]:
     """``tools/list`` (name, description) of a server with every provider configured, not read-only."""
     from server.app import build_server
+    from server.env_settings import Settings
     from server.sandbox import build_emulators, in_process_transports, sandbox_settings
-    from server.settings import Settings
     from server.wiring import build_registry
 
     with tempfile.TemporaryDirectory() as data_dir:

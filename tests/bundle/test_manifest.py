@@ -12,7 +12,7 @@ from mcp import Client, StdioServerParameters
 from pydantic import SecretStr
 
 from providers import __version__
-from server.settings import Settings
+from server.env_settings import Settings
 from tests.bundle.manifest_sync import MANIFEST, WRITE_TOOLS, expected_manifest_tools, live_tools
 from tests.support import PYTHON, ROOT, subprocess_env, text_of
 
@@ -21,7 +21,18 @@ pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
 config = manifest["server"]["mcp_config"]
 user_config = manifest["user_config"]
 # Settings a bundle user has no use for: the bundle runs over stdio, never HTTP.
-NOT_IN_BUNDLE = {"casebridge_http_token"}
+# The bundle runs stdio only: the HTTP transport's settings are not offered there, and the response cap
+# keeps its default.
+NOT_IN_BUNDLE = {
+    "casebridge_http_token",
+    "casebridge_http_header_timeout",
+    "casebridge_http_body_timeout",
+    "casebridge_session_idle_minutes",
+    "casebridge_max_sessions",
+    "casebridge_max_sessions_per_peer",
+    "casebridge_max_sse_sessions",
+    "casebridge_max_response_bytes",
+}
 
 
 def field_types(name: str) -> set[type]:
