@@ -12,7 +12,9 @@ from typing import Any, Literal, Protocol, TypeVar
 import anyio.to_thread
 
 # Outcomes of the rows that make up an order's idempotency state, in the order one attempt writes them:
-# pending (claimed) -> sending (POST about to leave) -> ordered | failed | uncertain.
+# pending (claimed) -> sending (POST about to leave) -> ordered | failed | uncertain. A "sending" row
+# that stays the latest means the outcome could not be recorded: the order may exist. A later
+# "lapsed" row (not a state) says the ordered case was found cancelled or expired at Certn.
 ORDER_STATES = ("pending", "sending", "ordered", "failed", "uncertain")
 
 
@@ -81,6 +83,10 @@ class ActionLedger(Protocol):
         """The ``ordered`` row of a current order with this key placed within ``window`` (and not cancelled)."""
         ...
 
+    def order_state(self, key: str, *, window: float) -> Row | None:
+        """The latest row of ``ORDER_STATES`` with this key within ``window``: where its last attempt got to."""
+        ...
+
     def consume(self, nonce: str) -> bool:
         """Mark a confirmation nonce used; False when it already was."""
         ...
@@ -116,7 +122,8 @@ async def off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise ToolFailure(
             "not_configured",
             f"casebridge could not use its ledger ({exc}); it changes nothing it cannot record",
-            fix=(
+            fix=getattr(exc, "fix", None)  # the ledger's own, when it knows better (an untrusted data folder)
+            or (
                 "Ask whoever runs casebridge to make CASEBRIDGE_DATA_DIR a writable folder. If an order or "
                 "cancellation was already sent, search_cases shows it."
             ),

@@ -10,17 +10,18 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from providers.certn.client import CertnCase, CertnClient
-from providers.certn.vocab import CANCELLABLE_CHECK_STATUSES, CHECK_STATUS, CLOSED_CHECK_STATUSES, check_type_label
+from providers.certn.vocab import CANCELLABLE_CHECK_STATUSES, CLOSED_CHECK_STATUSES
 from providers.errors import ProviderError, Rejected
 from tools import consent
 from tools.actions import Entry, off_loop
 from tools.errors import ToolFailure, invalid
 from tools.get_case import parse_ref
-from tools.models import CaseSummary, Model
+from tools.models import CaseSummary, Model, Visible
 from tools.order_case import certn_parts
 from tools.registry import SourceRegistry
-from tools.render import SANDBOX_BANNER, case_line, fence, tool_result
-from tools.sources.certn import CertnSource
+from tools.render import SANDBOX_BANNER, case_line, fence, fence_inline, tool_result
+from tools.sources.certn import CertnSource, check_status_text, check_type_text, short_id
+from tools.support import after_send, elicited
 from tools.text import one_line
 
 NAME = "cancel_case"
@@ -29,6 +30,7 @@ REQUOTE = (
     "Call cancel_case again without confirmation_token for a new confirmation, show it to the user, "
     "and wait for their explicit approval."
 )
+UNRECORDED = "casebridge could not record this cancellation in its ledger; Certn's case shows it."
 RULE = "Certn cancels a case only while every active check is awaiting the applicant or pending fulfilment"
 
 DESCRIPTION = (
@@ -65,23 +67,24 @@ def _blocking(case: CertnCase) -> list[str]:
     if not active:
         return ["no check is still active"]
     return [
-        f"{check_type_label(c.type)} is {CHECK_STATUS.get(c.status or '', c.status or 'unknown').lower()}"
+        f"{check_type_text(c.type)} is {check_status_text(c.status)}"
         for c in active
         if c.status not in CANCELLABLE_CHECK_STATUSES
     ]
 
 
 def _summary_text(source: CertnSource, case: CertnCase) -> str:
-    checks = ", ".join(
-        f"{check_type_label(c.type)} ({CHECK_STATUS.get(c.status or '', c.status or '?').lower()})" for c in case.checks
-    )
+    # Provider values in casebridge's sentence: validated (id, short id, known codes) or fenced as data.
+    checks = ", ".join(f"{check_type_text(c.type)} ({check_status_text(c.status)})" for c in case.checks)
     who = one_line(case.applicant_name, 100) or ""
     email = one_line(case.email_address, 254)
-    applicant = f"{who} <{email}>" if who and email else who or email or "unknown applicant"
+    applicant = f"{who} <{email}>" if who and email else who or email
     head = "[SANDBOX: synthetic, nothing real is cancelled] " if source.sandbox else ""
+    short = f" ({short_id(case)})" if short_id(case) else ""
     return (
-        f"{head}Cancel Certn case {source.ref(case.id)} ({case.short_id or case.id}):\n"
-        f"Applicant: {applicant}\nChecks: {checks or 'none'}\nCancelling stops these checks and cannot be undone."
+        f"{head}Cancel Certn case {source.ref(case.id)}{short}:\n"
+        f"Applicant: {fence_inline(applicant) if applicant else 'unknown applicant'}\n"
+        f"Checks: {checks or 'none'}\nCancelling stops these checks and cannot be undone."
     )
 
 
@@ -112,10 +115,11 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         return Elicit(_summary_text(source, case) + "\n\nCancel this case?", consent.Confirm)
 
     async def cancel_case(
-        ref: Annotated[str, Field(max_length=300, description="Certn case ref, certn:<id>.")],
+        ref: Annotated[str, Field(max_length=300, description="Certn case ref, certn:<id>."), Visible],
         answer: Annotated[ElicitationResult[consent.Confirm], Resolve(ask)],
+        ctx: Context,
         confirmation_token: Annotated[
-            str | None, Field(max_length=200, description="From the first call, once the user approved.")
+            str | None, Field(max_length=200, description="From the first call, once the user approved."), Visible
         ] = None,
     ) -> Annotated[CallToolResult, CancelResult]:
         source, client, ledger = certn_parts(registry)
@@ -162,58 +166,68 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
                 )
             try:
                 nonce = await off_loop(
-                    consent.verify, ledger, confirmation_token, "cancel", subject, nothing=NOTHING, fix=REQUOTE
+                    consent.verify,
+                    ledger,
+                    confirmation_token,
+                    "cancel",
+                    subject,
+                    ttl=settings.confirm_ttl,
+                    nothing=NOTHING,
+                    fix=REQUOTE,
                 )
                 if not await off_loop(ledger.consume, nonce):
                     raise consent.replayed(NOTHING, REQUOTE)
             except consent.ConfirmationRefused as refused:
                 await off_loop(ledger.append, entry("not_confirmed", note=refused.reason))
                 raise
+        elif not await off_loop(ledger.consume, elicited.answer_nonce(ctx, "cancel", subject)):
+            await off_loop(ledger.append, entry("not_confirmed", note="replayed"))
+            raise elicited.replayed(NOTHING, NAME)
         await off_loop(ledger.append, entry("sending"))
+        # From here the POST may have left: a ledger failure must not hide it (after_send.record).
         try:
             await client.cancel_case(case_id)
-        except ProviderError as exc:
+        except Exception as exc:  # after sending, even an answer that breaks the parser may mean a cancellation
+            problem = exc if isinstance(exc, ProviderError) else None
+            what = problem.category if problem is not None else f"unreadable answer: {type(exc).__name__}"
             after = await _reread(client, case_id)
             if after is not None and after.overall_status == "CANCELLED":
-                await off_loop(ledger.append, entry("cancelled", note=f"confirmed by re-reading ({exc.category})"))
-                return result("cancelled", after, "Cancelled.", ["Certn's answer was unclear; re-reading shows it."])
-            if isinstance(exc, Rejected):
+                notes = ["Certn's answer was unclear; re-reading shows it."]
+                if not await after_send.record(ledger, entry("cancelled", note=f"confirmed by re-reading ({what})")):
+                    notes.append(UNRECORDED)
+                return result("cancelled", after, "Cancelled.", notes)
+            if isinstance(problem, Rejected):
                 reasons = _blocking(after) if after is not None else []
-                await off_loop(ledger.append, entry("refused", message=exc.message))
-                raise _refusal(reasons, exc.message) from exc
-            if exc.maybe_sent:
-                await off_loop(ledger.append, entry("uncertain", message=exc.message))
-                raise ToolFailure(
-                    exc.category,
-                    f"Certn did not answer clearly and the case does not show as cancelled yet ({exc.message})",
-                    provider="certn",
-                    retryable=True,
-                    fix="Check with get_case shortly; if it is still not cancelled, ask the user to confirm again.",
-                ) from exc
-            await off_loop(ledger.append, entry("failed", message=exc.message))
-            failure = ToolFailure.from_provider(exc)
-            failure.message = f"{NOTHING}: {failure.message}"
-            raise failure from exc
+                await after_send.record(ledger, entry("refused", message=problem.message))
+                raise _refusal(reasons, problem.message) from exc
+            if problem is not None and not problem.maybe_sent:
+                await after_send.record(ledger, entry("failed", message=problem.message))
+                raise ToolFailure.from_provider(problem, NOTHING) from exc
+            await after_send.record(ledger, entry("uncertain", message=problem.message if problem else what))
+            raise after_send.may_have_been_placed(
+                "Certn did not answer clearly and the case does not show as cancelled yet", problem, cancel=True
+            ) from exc
         after = await _reread(client, case_id)
-        await off_loop(ledger.append, entry("cancelled"))
-        return result("cancelled", after or case, "Cancelled.")
+        recorded = await after_send.record(ledger, entry("cancelled"))
+        return result("cancelled", after or case, "Cancelled.", None if recorded else [UNRECORDED])
 
+    elicited.install(server)
     server.add_tool(cancel_case, name=NAME, description=DESCRIPTION, annotations=ANNOTATIONS)
 
 
 async def _reread(client: CertnClient, case_id: str) -> CertnCase | None:
     try:
         return await client.get_case(case_id)
-    except ProviderError:
+    except Exception:  # read after a send: a case that cannot be read is just unknown
         return None
 
 
 def _refusal(reasons: list[str], said: str | None = None) -> ToolFailure:
     why = f" ({'; '.join(reasons)})" if reasons else ""
-    certn = f" Certn said: {one_line(said, 200)}." if said else ""
     return ToolFailure(
         "provider_rejected",
-        f"{NOTHING}: {RULE}{why}.{certn}",
+        f"{NOTHING}: {RULE}{why}",
         provider="certn",
+        provider_message=said,
         fix="The case can no longer be cancelled through the API; the user can contact Certn support.",
     )

@@ -14,10 +14,12 @@ from providers.errors import NotFound, ProviderError
 from tools.actions import Entry, off_loop
 from tools.cancel_case import certn_case_id
 from tools.errors import ToolFailure
-from tools.models import Model
+from tools.models import Model, Visible
 from tools.order_case import certn_parts
 from tools.registry import SourceRegistry
 from tools.render import SANDBOX_BANNER, tool_result
+from tools.support import after_send
+from tools.text import is_uuid, web_link
 
 NAME = "generate_report"
 REPORT_ROWS = ("report_started", "report_complete", "report_failed")
@@ -52,7 +54,7 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
     settings = registry.actions
 
     async def generate_report(
-        ref: Annotated[str, Field(max_length=300, description="Certn case ref, certn:<id>.")],
+        ref: Annotated[str, Field(max_length=300, description="Certn case ref, certn:<id>."), Visible],
         ctx: Context,
     ) -> Annotated[CallToolResult, ReportResult]:
         source, client, ledger = certn_parts(registry)
@@ -64,8 +66,9 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         previous = await off_loop(
             ledger.last, tool=NAME, provider_id=case_id, outcomes=REPORT_ROWS, window=settings.order_window
         )
-        resumed = previous is not None and previous.outcome == "report_started"
-        report_id = str(previous.entry.detail.get("report_id")) if previous is not None and resumed else ""
+        report_id = str(previous.entry.detail.get("report_id")) if previous is not None else ""
+        # Only a report id of Certn's form is followed (it is shown in the result text).
+        resumed = previous is not None and previous.outcome == "report_started" and is_uuid(report_id)
 
         async def start_report() -> str:
             try:
@@ -77,7 +80,8 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
                     failure.retryable = True
                     failure.fix = "Call again: starting a second report is harmless."
                 raise failure from exc
-            await off_loop(ledger.append, entry("report_started", report_id=started))
+            # Started at Certn: a ledger that cannot record it only means the next call starts another (harmless).
+            await after_send.record(ledger, entry("report_started", report_id=started))
             return started
 
         if not resumed:
@@ -105,8 +109,18 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
                     ),
                 )
             if status.status == "COMPLETE" and status.pdf_url:
+                url = web_link(status.pdf_url)
+                if url is None:
+                    await off_loop(ledger.append, entry("report_failed", report_id=report_id, note="unusable link"))
+                    raise ToolFailure(
+                        "malformed_response",
+                        f"Certn's download link for report {report_id} is not a plain https link",
+                        provider="certn",
+                        retryable=True,
+                        fix="Call generate_report again for a new report; else take it from the Certn portal.",
+                    )
                 await off_loop(ledger.append, entry("report_complete", report_id=report_id))
-                return _complete(source.sandbox, source.ref(case_id), report_id, status.pdf_url, resumed)
+                return _complete(source.sandbox, source.ref(case_id), report_id, url, resumed)
             elapsed = time.monotonic() - start
             await ctx.report_progress(
                 min(elapsed, settings.report_wait), settings.report_wait, "Certn is generating the PDF report"

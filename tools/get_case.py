@@ -15,10 +15,11 @@ from pydantic import Field
 
 from providers.errors import NotFound, ProviderError
 from tools.errors import ToolFailure, invalid
-from tools.models import PROVIDERS, CaseDetail
+from tools.models import PROVIDERS, CaseDetail, Visible
 from tools.registry import SourceRegistry
 from tools.render import detail_text, tool_result
 from tools.sources.base import Source
+from tools.text import first_invisible
 
 NAME = "get_case"
 
@@ -49,6 +50,9 @@ def split_ref(ref: str) -> tuple[str, str] | None:
 
 def parse_ref(ref: str, registry: SourceRegistry) -> tuple[Source, str]:
     """The source and normalised id for ``provider:id`` (or ``case://provider/id``)."""
+    bad = first_invisible(ref.strip())
+    if bad is not None:
+        raise invalid("ref", f"contains an invisible or control character (U+{ord(bad):04X})", "Retype the ref.")
     parts = split_ref(ref)
     example = "e.g. clearinghouse:15150"
     if parts is None:
@@ -82,7 +86,7 @@ async def read_case(registry: SourceRegistry, ref: str, include: frozenset[str])
 
 def register(server: MCPServer, registry: SourceRegistry) -> None:
     async def get_case(
-        ref: Annotated[str, Field(max_length=300, description="Case ref, e.g. clearinghouse:15150.")],
+        ref: Annotated[str, Field(max_length=300, description="Case ref, e.g. clearinghouse:15150."), Visible],
         include: Annotated[list[Include], Field(max_length=7, description="Extra lists to attach.")] = [],  # noqa: B006
     ) -> Annotated[CallToolResult, CaseDetail]:
         detail = await read_case(registry, ref, frozenset(include))

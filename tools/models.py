@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from tools.text import refuse_invisible
 
 ProviderName = Literal["clearinghouse", "commcare", "certn"]
 PROVIDERS: tuple[ProviderName, ...] = ("clearinghouse", "commcare", "certn")
+
+# Marks a single-line input string: invisible and control characters are refused, naming the code point.
+Visible = BeforeValidator(refuse_invisible)
 
 # The two common kinds first: the output schema's anyOf keeps this order, and a client checking
 # results with jsonschema tries the branches in turn (a list fact used to fail four first).

@@ -21,13 +21,15 @@ from providers.certn.client import CertnCase, CertnClient
 from providers.certn.vocab import EXPLICIT_CHECK_PARENT, check_type_label
 from providers.errors import ProviderError
 from tools import consent
-from tools.actions import ActionLedger, ActionSettings, Entry, Row, off_loop
+from tools.actions import ActionLedger, ActionSettings, Entry, off_loop
 from tools.errors import ToolFailure, invalid
-from tools.models import CaseSummary, Model
+from tools.models import CaseSummary, Model, Visible
 from tools.registry import SourceRegistry
 from tools.render import SANDBOX_BANNER, case_line, fence, tool_result
 from tools.sources.certn import CHECK_TYPE_VOCAB, CertnSource, Tag
-from tools.text import one_line
+from tools.support import after_send, elicited
+from tools.support.existing import Existing, look
+from tools.text import one_line, web_link
 
 if TYPE_CHECKING:
     # The order bodies are defined on the first order (providers.certn.extra), not at start-up.
@@ -66,7 +68,7 @@ INVITE_TEXT: dict[str, str] = {
 }
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 EntryFn = Callable[..., Entry]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Visible]
 CheckType = Annotated[str, CHECK_TYPE_VOCAB.field("Check type (code or label).")]
 
 
@@ -85,11 +87,11 @@ def check_arguments() -> "dict[str, CheckArguments]":
 
 
 class ApplicantAddress(Model):
-    street: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    street: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Visible]
     city: Text
     region: Annotated[Text | None, Field(description="Province or state, e.g. ON.")] = None
     postal_code: Annotated[
-        str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=20, to_upper=True)
+        str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=20, to_upper=True), Visible
     ] = None
     country: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", description="ISO country code, e.g. CA.")]
     since: Annotated[date | None, Field(description="Living there since (YYYY-MM-DD).")] = None
@@ -101,7 +103,7 @@ class ApplicantAddress(Model):
 
 
 class Applicant(Model):
-    email: Annotated[str, Field(max_length=254, pattern=_EMAIL, description="Applicant e-mail address.")]
+    email: Annotated[str, Field(max_length=254, pattern=_EMAIL, description="Applicant e-mail address."), Visible]
     given_name: Text | None = None
     family_name: Text | None = None
     date_of_birth: Annotated[date | None, Field(description="YYYY-MM-DD.")] = None
@@ -278,9 +280,6 @@ def certn_parts(registry: SourceRegistry) -> tuple[CertnSource, CertnClient, Act
 def register(server: MCPServer, registry: SourceRegistry) -> None:
     settings = registry.actions
 
-    def registry_ledger() -> ActionLedger:
-        return certn_parts(registry)[2]
-
     async def ask(
         ctx: Context,
         applicant: Applicant,
@@ -293,9 +292,19 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         order = Prepared(applicant, invite, check_types, package_id, tags, group)
         if not consent.can_elicit(ctx):
             return consent.NotAsked()
-        if await off_loop(registry_ledger().find_order, order.key, window=settings.order_window):
-            return consent.NotAsked()  # already ordered: nothing to confirm
-        return Elicit(order.summary(registry.sandbox) + "\n\nPlace this order?", consent.Confirm)
+        source, _, ledger = certn_parts(registry)
+        notes: list[str] = []
+        done = await off_loop(ledger.find_order, order.key, window=settings.order_window)
+        if done is not None:
+            found = await look(source, done)
+            if found.counts:
+                return consent.NotAsked()  # already ordered: nothing to confirm
+            notes.append(found.note())
+        elif await _maybe_placed(ledger, order, settings):
+            notes.append(after_send.EARLIER_ATTEMPT.capitalize() + ".")
+        # Rendered the same on every round (the SDK accepts an answer only to the question it asked).
+        question = "\n".join([order.summary(registry.sandbox), *(f"Note: {n}" for n in notes)])
+        return Elicit(question + "\n\nPlace this order?", consent.Confirm)
 
     async def order_case(
         applicant: Applicant,
@@ -307,6 +316,7 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
             ),
         ],
         answer: Annotated[ElicitationResult[consent.Confirm], Resolve(ask)],
+        ctx: Context,
         check_types: Annotated[
             list[CheckType] | None, Field(min_length=1, max_length=10, description="Checks to order.")
         ] = None,
@@ -314,7 +324,7 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         tags: Annotated[list[Tag] | None, Field(max_length=20, description="Case tags.")] = None,
         group: Annotated[uuid.UUID | None, Field(description="Certn group id.")] = None,
         confirmation_token: Annotated[
-            str | None, Field(max_length=200, description="From the quote, once the user approved it.")
+            str | None, Field(max_length=200, description="From the quote, once the user approved it."), Visible
         ] = None,
     ) -> Annotated[CallToolResult, OrderResult]:
         order = Prepared(applicant, invite, check_types, package_id, tags, group)
@@ -330,25 +340,47 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
             result = OrderResult(status="not_ordered", sandbox=sandbox, order=order.quote)
             return tool_result(result, f"{NOTHING}: the user {flow} the confirmation.")
         nonce: str | None = None
+        notes: list[str] = []
         if flow == "token":
             if confirmation_token is None:
                 done = await off_loop(ledger.find_order, order.key, window=settings.order_window)
                 if done is not None:
-                    return await _already(source, ledger, order, done, entry)
-                return await _quote(ledger, order, sandbox, settings.confirm_ttl, entry)
+                    found = await look(source, done)
+                    if found.counts:
+                        return await _already(source, ledger, order, found, entry)
+                    await _lapsed(ledger, found, entry)
+                    notes.append(found.note())
+                return await _quote(ledger, order, sandbox, settings, entry, notes)
             try:
                 nonce = await off_loop(
-                    consent.verify, ledger, confirmation_token, "order", order.subject, nothing=NOTHING, fix=REQUOTE
+                    consent.verify,
+                    ledger,
+                    confirmation_token,
+                    "order",
+                    order.subject,
+                    ttl=settings.confirm_ttl,
+                    nothing=NOTHING,
+                    fix=REQUOTE,
                 )
             except consent.ConfirmationRefused as refused:
                 await off_loop(ledger.append, entry("not_confirmed", note=refused.reason))
                 raise
-        return await _place(source, client, ledger, order, nonce, entry, settings)
+        else:  # accepted: the answer is single-use, like a token
+            nonce = elicited.answer_nonce(ctx, "order", order.subject)
+        return await _place(source, client, ledger, order, nonce, entry, settings, via=flow)
 
+    elicited.install(server)
     server.add_tool(order_case, name=NAME, description=DESCRIPTION, annotations=ANNOTATIONS)
 
 
-async def _quote(ledger: ActionLedger, order: Prepared, sandbox: bool, ttl: float, entry: EntryFn) -> CallToolResult:
+async def _quote(
+    ledger: ActionLedger, order: Prepared, sandbox: bool, settings: ActionSettings, entry: EntryFn, notes: list[str]
+) -> CallToolResult:
+    ttl = settings.confirm_ttl
+    maybe = await _maybe_placed(ledger, order, settings)
+    shown = list(notes)  # the text states the earlier attempt in its head line instead
+    if maybe:
+        notes = [*notes, after_send.EARLIER_ATTEMPT.capitalize() + "."]
     quote = await off_loop(consent.issue, ledger, "order", order.subject, ttl)
     await off_loop(ledger.append, entry("quoted", expires_at=quote.expires_at))
     minutes = max(1, round(ttl / 60))
@@ -358,11 +390,14 @@ async def _quote(ledger: ActionLedger, order: Prepared, sandbox: bool, ttl: floa
         order=order.quote,
         confirmation_token=quote.token,
         expires_at=quote.expires_at,
+        notes=notes,
     )
+    head = f"{after_send.EARLIER_ATTEMPT}; this call ordered nothing." if maybe else "nothing has been ordered yet."
     text = "\n".join(
         [
-            "CONFIRMATION NEEDED: nothing has been ordered yet.",
+            f"CONFIRMATION NEEDED: {head}",
             order.summary(sandbox),
+            *(f"Note: {n}" for n in shown),
             "",
             "Show this to the user and ask whether to place the order. Only if they explicitly say yes, call "
             f"order_case again with exactly the same arguments plus confirmation_token: {quote.token}",
@@ -372,24 +407,31 @@ async def _quote(ledger: ActionLedger, order: Prepared, sandbox: bool, ttl: floa
     return tool_result(result, text)
 
 
+async def _maybe_placed(ledger: ActionLedger, order: Prepared, settings: ActionSettings) -> bool:
+    """True when the last attempt of this order may have created it (its outcome is unknown or unrecorded)."""
+    latest = await off_loop(ledger.order_state, order.key, window=settings.order_window)
+    return latest is not None and latest.outcome != "ordered" and isinstance(latest.entry.detail.get("known"), list)
+
+
+async def _lapsed(ledger: ActionLedger, found: Existing, entry: EntryFn) -> None:
+    """Record that the earlier order's case ended unused: from now on it is not this order."""
+    await off_loop(ledger.append, entry("lapsed", found.case_id, original=found.row.id, status=found.status))
+
+
 async def _already(
-    source: CertnSource, ledger: ActionLedger, order: Prepared, row: Row, entry: EntryFn
+    source: CertnSource, ledger: ActionLedger, order: Prepared, found: Existing, entry: EntryFn
 ) -> CallToolResult:
-    case_id = row.entry.provider_id or ""
-    await off_loop(ledger.append, entry("existing", case_id, original=row.id))
-    when = datetime.fromtimestamp(row.at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    notes = [f"An identical order was placed at {when}; {NOTHING.lower()} again."]
-    summary = await _summary(source, case_id, notes)
-    result = OrderResult(status="already_ordered", sandbox=source.sandbox, order=order.quote, case=summary, notes=notes)
-    return tool_result(result, _text(result, f"Already ordered (not ordered again): {source.ref(case_id)}"))
-
-
-async def _summary(source: CertnSource, case_id: str, notes: list[str]) -> CaseSummary:
-    try:
-        return source.summary(await source.client.get_case(case_id))
-    except ProviderError as exc:
-        notes.append(f"Could not read the case's current status: {one_line(exc.message, 200)}")
-        return CaseSummary(ref=source.ref(case_id), title=case_id)
+    await off_loop(ledger.append, entry("existing", found.case_id, original=found.row.id, status=found.status))
+    if found.case is not None:
+        summary = source.summary(found.case)
+        status = one_line(summary.status, 60) or "unknown"
+    else:
+        summary = CaseSummary(ref=found.ref, title=found.case_id)
+        status = "unknown (could not be read)"
+    result = OrderResult(
+        status="already_ordered", sandbox=source.sandbox, order=order.quote, case=summary, notes=[found.note()]
+    )
+    return tool_result(result, _text(result, f"Already ordered (not ordered again): {found.ref}, status {status}"))
 
 
 def _text(result: OrderResult, head: str) -> str:
@@ -411,9 +453,15 @@ async def _place(
     nonce: str | None,
     entry: EntryFn,
     settings: ActionSettings,
+    *,
+    via: str,
 ) -> CallToolResult:
-    """Claim the order in the ledger, then place it once; an ambiguous failure is looked up, never resent."""
+    """Claim the order in the ledger, then place it once; an ambiguous failure is looked up, never resent.
+
+    ``via`` is how the user confirmed: "token" or "accepted" (elicitation); ``nonce`` is used up with the claim.
+    """
     waited: int | None = None
+    notes: list[str] = []
     give_up = time.monotonic() + settings.inflight_wait
     while True:
         claim = await off_loop(
@@ -426,18 +474,24 @@ async def _place(
         )
         if claim.status == "done":
             assert claim.row is not None
-            return await _already(source, ledger, order, claim.row, entry)
+            found = await look(source, claim.row)
+            if found.counts:
+                return await _already(source, ledger, order, found, entry)
+            await _lapsed(ledger, found, entry)
+            notes.append(found.note())
+            continue  # that case ended unused: claim again, as a new order
         if claim.status == "replayed":
             await off_loop(ledger.append, entry("not_confirmed", note="replayed"))
-            raise consent.replayed(NOTHING, REQUOTE)
+            raise consent.replayed(NOTHING, REQUOTE) if via == "token" else elicited.replayed(NOTHING, NAME)
         if claim.status == "failed":
             assert claim.row is not None
-            said = one_line(claim.row.entry.detail.get("message") or "refused", 300)
+            said = claim.row.entry.detail.get("message") or "refused"
             raise ToolFailure(
                 "provider_rejected",
-                f"{NOTHING}: an identical order placed at the same moment failed: {said}",
+                f"{NOTHING}: an identical order placed at the same moment failed",
                 provider="certn",
                 fix="Change the order as the message says, then ask the user to confirm again.",
+                provider_message=str(said),
             )
         if claim.status == "busy":
             assert claim.row is not None
@@ -456,7 +510,7 @@ async def _place(
         break
     assert claim.row is not None
     attempt = claim.row.id
-    return await _attempt(source, client, ledger, order, attempt, claim.known, entry)
+    return await _attempt(source, client, ledger, order, attempt, claim.known, entry, notes)
 
 
 async def _attempt(
@@ -467,16 +521,30 @@ async def _attempt(
     attempt: int,
     known: list[str] | None,
     entry: EntryFn,
+    notes: list[str],
 ) -> CallToolResult:
+    """One claimed attempt. Once the POST may have left (or an earlier one may have), every failure is
+    "may have been placed", and a ledger that cannot record the outcome leaves "sending" the latest row."""
     recovering = known is not None
     state = {"sent": False, "closed": False}
 
-    async def close(outcome: str, provider_id: str | None = None, **detail: Any) -> None:
+    async def close(outcome: str, provider_id: str | None = None, **detail: Any) -> bool:
         extra: dict[str, Any] = {"attempt": attempt, **detail}
         if known is not None and (outcome == "uncertain" or (outcome == "failed" and recovering)):
             extra["known"] = known  # this or an earlier attempt may have created the case: look first next time
-        await off_loop(ledger.append, entry(outcome, provider_id, **extra))
         state["closed"] = True
+        if not (state["sent"] or recovering):
+            await off_loop(ledger.append, entry(outcome, provider_id, **extra))
+            return True
+        return await after_send.record(ledger, entry(outcome, provider_id, **extra))
+
+    async def found_case(case: CertnCase, row_note: str | None, note: str | None) -> CallToolResult:
+        """Record the case as this order's, then answer with it."""
+        if not await close("ordered", case.id, **({"note": row_note} if row_note else {})):
+            raise after_send.may_have_been_placed(
+                f"Certn has {source.ref(case.id)} for it, but casebridge could not record that in its ledger"
+            )
+        return _ordered(source, order, case, [*notes, note] if note else list(notes))
 
     try:
         if known is not None:
@@ -485,13 +553,15 @@ async def _attempt(
                 found = await client.find_new_case(order.email, known, check_types=order.checks)
             except ProviderError as exc:
                 await close("failed", message=f"lookup before ordering failed: {exc.message}")
-                raise _not_sure(exc, "could not check whether an interrupted earlier attempt went through") from exc
+                raise after_send.may_have_been_placed(
+                    "An earlier attempt was interrupted and casebridge could not check whether it went through", exc
+                ) from exc
             if found is not None:
-                await close("ordered", found.id, note="found the case of an interrupted earlier attempt")
-                note = (
-                    "An earlier attempt of this order was interrupted; its case was found, so nothing new was ordered."
+                return await found_case(
+                    found,
+                    "found the case of an interrupted earlier attempt",
+                    "An earlier attempt of this order was interrupted; its case was found, so nothing new was ordered.",
                 )
-                return _ordered(source, order, found, [note])
         else:
             try:
                 known = await client.case_ids(order.email)
@@ -500,6 +570,7 @@ async def _attempt(
                 raise _from_provider(exc, f"{NOTHING}: Certn could not be asked") from exc
         await off_loop(ledger.append, entry("sending", attempt=attempt, known=known))
         state["sent"] = True
+        cause: ProviderError | None = None
         try:
             from providers.certn.extra import OrderRequest
 
@@ -511,19 +582,27 @@ async def _attempt(
             if not exc.maybe_sent:
                 await close("failed", message=exc.message)
                 raise _from_provider(exc, NOTHING) from exc
-            log.warning("certn order: no clear answer (%s); looking the order up", exc.category)
-            try:
-                found = await client.find_new_case(order.email, known, check_types=order.checks)
-            except ProviderError:
-                found = None
-            if found is not None:
-                await close("ordered", found.id, note=f"answer lost ({exc.category}); case found by lookup")
-                note = "Certn's answer was lost, so casebridge looked the order up and found the case."
-                return _ordered(source, order, found, [note])
-            await close("uncertain", message=exc.message)
-            raise _not_sure(exc, "Certn did not confirm the order and it was not found afterwards") from exc
-        await close("ordered", case.id)
-        return _ordered(source, order, case, [])
+            cause, lost = exc, exc.category
+        except Exception as exc:  # after sending, even an answer that breaks the parser may mean an order
+            log.exception("certn order: the answer could not be handled")
+            lost = f"unreadable answer: {type(exc).__name__}"
+        else:
+            return await found_case(case, None, None)
+        log.warning("certn order: no clear answer (%s); looking the order up", lost)
+        try:
+            found = await client.find_new_case(order.email, known, check_types=order.checks)
+        except Exception:  # a failed lookup leaves the order unknown, which is what is reported
+            found = None
+        if found is not None:
+            return await found_case(
+                found,
+                f"answer lost ({lost}); case found by lookup",
+                "Certn's answer was lost, so casebridge looked the order up and found the case.",
+            )
+        await close("uncertain", message=cause.message if cause is not None else lost)
+        raise after_send.may_have_been_placed(
+            "Certn did not confirm it and it was not found afterwards; it may or may not exist yet", cause
+        )
     finally:
         if not state["closed"]:
             # Cancelled or crashed mid-way: leave a row that tells the next identical call what to do.
@@ -532,13 +611,14 @@ async def _attempt(
                 detail: dict[str, Any] = {"attempt": attempt, "note": "interrupted"}
                 if known is not None and outcome == "uncertain":
                     detail["known"] = known
-                await off_loop(ledger.append, entry(outcome, **detail))
+                await after_send.record(ledger, entry(outcome, **detail))
 
 
 def _ordered(source: CertnSource, order: Prepared, case: CertnCase, notes: list[str]) -> CallToolResult:
-    link = case.invite_link if order.quote.invite == "invite_link" else None
+    link = web_link(case.invite_link) if order.quote.invite == "invite_link" else None
     if order.quote.invite == "invite_link" and not link:
-        notes.append("Certn returned no invite link; find it in the Certn portal.")
+        what = "no invite link" if not case.invite_link else "an invite link that is not a plain https link"
+        notes.append(f"Certn returned {what}; find the link in the Certn portal.")
     result = OrderResult(
         status="ordered",
         sandbox=source.sandbox,
@@ -551,21 +631,4 @@ def _ordered(source: CertnSource, order: Prepared, case: CertnCase, notes: list[
 
 
 def _from_provider(exc: ProviderError, prefix: str) -> ToolFailure:
-    failure = ToolFailure.from_provider(exc)
-    failure.message = f"{prefix}: {failure.message}"
-    failure.args = (failure.message,)
-    return failure
-
-
-def _not_sure(exc: ProviderError, what: str) -> ToolFailure:
-    return ToolFailure(
-        exc.category if exc.retryable else "provider_unavailable",
-        f"{what}; it may or may not exist yet ({one_line(exc.message, 200)})",
-        provider="certn",
-        retryable=True,
-        retry_after_seconds=30,
-        fix=(
-            "Do not order it another way. Call order_case again with the same order later (the user confirms "
-            "again): casebridge looks for the case first and only orders if it does not exist."
-        ),
-    )
+    return ToolFailure.from_provider(exc, prefix)

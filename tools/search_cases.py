@@ -14,13 +14,14 @@ from tools.errors import invalid
 from tools.models import PROVIDERS, ProviderName, SearchResult
 from tools.registry import SourceRegistry
 from tools.render import search_text, tool_result
+from tools.sources.base import MAX_PAGE_SIZE
 from tools.sources.certn import CertnFilters
 from tools.sources.clearinghouse import ClearinghouseFilters
 from tools.sources.commcare import CommCareFilters
 
 NAME = "search_cases"
 DEFAULT_LIMIT = 10
-MAX_LIMIT = 50
+MAX_LIMIT = MAX_PAGE_SIZE
 
 DESCRIPTION = (
     "Search cases in one provider: clearinghouse (civil-rights lawsuits), commcare (client/patient "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 # Terminal escape sequences (CSI such as "ESC[31m", OSC such as "ESC]0;title BEL", two-byte ESC x):
@@ -18,6 +19,14 @@ _CONTROL = re.compile(
 )
 _JSON_ESCAPED_CONTROL = re.compile(r"\\(?:u00|[bfr])")
 _SPACES = re.compile(r"[ \t]{2,}")
+# A web link of RFC 3986 characters only (no spaces, controls, quotes, angle brackets or non-ASCII):
+# https, or plain http to a host that never leaves the machine (the emulators: loopback, ".invalid").
+_URL = re.compile(
+    r"(?:https://[A-Za-z0-9.-]+|http://(?:127\.0\.0\.1|localhost|\[::1\]|[A-Za-z0-9.-]+\.invalid))"
+    r"(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*)?"
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+MAX_URL = 4096
 # Fields longer than this get a cut note naming their full size; shorter limits get a bare "…".
 _NOTE_FROM = 80
 
@@ -48,6 +57,18 @@ def one_line(text: object, limit: int = 120) -> str:
     return clean(str(text or "").replace("\n", " "), limit)
 
 
+def web_link(value: object, limit: int = MAX_URL) -> str | None:
+    """``value`` when it is a plain https link (see ``_URL``) of at most ``limit`` characters, else None."""
+    if isinstance(value, str) and len(value) <= limit and _URL.fullmatch(value):
+        return value
+    return None
+
+
+def is_uuid(value: object) -> bool:
+    """True for a UUID in its canonical 8-4-4-4-12 hex form (what Certn's ids are)."""
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
+
+
 def scrub(value: Any) -> Any:
     """``value`` (JSON-like: dicts, lists, strings, scalars) with controls stripped from every string.
 
@@ -73,12 +94,30 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def reject_controls(value: str | None) -> str | None:
-    """Input validator: a filter value with control or invisible characters is refused, never sent on.
+# Refused in single-line input fields beyond the Unicode "C*" and separator categories: the whole tag
+# block (some of it unassigned, so "Cn"), since models read tag characters as hidden text.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
-    Services answer such bytes unpredictably (a NUL in a query string is a 500 at Django sites), and
-    none is ever meaningful in a search value. Used as ``AfterValidator`` so the schema is unchanged.
+
+def first_invisible(value: str) -> str | None:
+    """The first control, format (zero-width, bidi, tag), surrogate or line-separator character, if any."""
+    if value.isascii() and value.isprintable():
+        return None
+    for ch in value:
+        if unicodedata.category(ch) in _INVISIBLE_CATEGORIES or 0xE0000 <= ord(ch) <= 0xE007F:
+            return ch
+    return None
+
+
+def refuse_invisible(value: object) -> object:
+    """Input validator: a single-line value with an invisible or control character is refused.
+
+    What the user confirms must be what is sent, character for character, and no such character
+    is ever meaningful in an e-mail, a name, an address, a tag or a filter. Used as
+    ``BeforeValidator``, so it names the code point before any pattern check and leaves the schema as it is.
     """
-    if value is not None and (_CONTROL.search(value) or "\t" in value or "\n" in value):
-        raise ValueError("must not contain control characters (tabs, line breaks, escapes, bidi or zero-width marks)")
+    if isinstance(value, str):
+        bad = first_invisible(value)
+        if bad is not None:
+            raise ValueError(f"contains an invisible or control character (U+{ord(bad):04X})")
     return value

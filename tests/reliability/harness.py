@@ -58,6 +58,7 @@ ERROR_CATEGORIES = frozenset(
         "provider_rejected",
         "timeout",
         "malformed_response",
+        "may_have_been_placed",
     }
 )
 

@@ -96,7 +96,8 @@ async def test_certn_refusing_at_the_last_moment_is_explained(world: World) -> N
     async with hold(Client(world.server(), mode="legacy", elicitation_callback=Elicitation())) as client:
         refused = await call(client, TOOL, {"ref": f"certn:{case_id}"})
     assert refused.is_error
-    assert "Nothing was cancelled" in refused.text and "Certn said: Case cannot be cancelled" in refused.text
+    assert "Nothing was cancelled" in refused.text and "Certn said: <<<data " in refused.text
+    assert ": Case cannot be cancelled data " in refused.text  # Certn's words, fenced as data
     assert rows(world, case_id) == ["sending", "refused"]
 
 

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from providers.certn.data import PACKAGE_BASIC_ID, PACKAGE_RETIRED_ID
 from providers.certn.emulator import build
 from providers.emulation import LoopbackServer
+from server.env_settings import Settings
 from server.sandbox import build_emulators, in_process_transports, sandbox_settings
-from server.settings import Settings
 from server.wiring import build_registry
 from tests.support import hold
 from tests.tools.write_support import (

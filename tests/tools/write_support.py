@@ -21,8 +21,8 @@ from providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
 from providers.emulation import LoopbackServer, RecordedRequest
 from providers.http import HttpPolicy
 from server.app import CasebridgeServer, build_server
+from server.env_settings import Settings
 from server.ledger import OrderLedger
-from server.settings import Settings
 from server.wiring import build_registry
 from tests.support import hold, text_of
 from tools.actions import ActionSettings

@@ -14,6 +14,12 @@ from tools.models import CaseDetail, CaseSummary, ProviderName
 # so it must be JSON-serialisable and small; sources re-validate it when it comes back.
 PageState = dict[str, Any]
 
+# The largest page search_cases asks of a source. Positions inside a cursor are bounded by it, so no
+# cursor, forged or not, makes a source fetch more than about twice this many rows in one call.
+MAX_PAGE_SIZE = 50
+# How a source refuses page state it could never have issued (search_cases adds what to do).
+FORGED = "the cursor is not one this server issued"
+
 
 @dataclass
 class Page:

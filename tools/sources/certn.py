@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from providers.certn.client import CasePage, CertnCase, CertnCheck, CertnClient
 from providers.certn.vocab import (
@@ -22,27 +22,29 @@ from providers.certn.vocab import (
     status_label,
 )
 from providers.errors import InvalidRequest
-from tools.models import CaseDetail, CaseSummary, Fact, Item
-from tools.sources.base import Page, PageState, Source
-from tools.text import clean, one_line, reject_controls
+from tools.models import CaseDetail, CaseSummary, Fact, Item, Visible
+from tools.render import fence_inline
+from tools.sources.base import MAX_PAGE_SIZE, Page, PageState, Source
+from tools.text import clean, one_line
 from tools.vocab import Vocabulary
 
 STATUS_VOCAB: Vocabulary[str] = Vocabulary("Certn case status", ALL_OVERALL_STATUS)
 CHECK_TYPE_VOCAB: Vocabulary[str] = Vocabulary("Certn check type", CHECK_TYPES, aliases=CHECK_TYPE_ALIASES)
 
 MAX_LIST = 20
-MAX_LIMIT = 50
+MAX_LIMIT = MAX_PAGE_SIZE
+# A window of ``limit`` rows spans at most two provider pages (a page is at least ``limit`` long).
+MAX_REQUESTS_PER_SEARCH = 2
 MAX_PAGE = 100_000
 MAX_SECTION = 50
 FILES_NOTE = "file links expire 3 hours after this call"
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_SHORT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 StatusCode = Annotated[str, STATUS_VOCAB.field("Case status.")]
 CheckTypeCode = Annotated[str, CHECK_TYPE_VOCAB.field("Check type.")]
 
-Tag = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(reject_controls)
-]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Visible]
 
 
 class CertnFilters(BaseModel):
@@ -54,7 +56,7 @@ class CertnFilters(BaseModel):
     email: Annotated[
         str | None,
         Field(max_length=254, pattern=_EMAIL, description="Applicant e-mail address (exact match)."),
-        AfterValidator(reject_controls),
+        Visible,
     ] = None
     tags: Annotated[list[Tag] | None, Field(max_length=MAX_LIST, description="Case tags.")] = None
     check_types: Annotated[
@@ -108,7 +110,7 @@ class CertnSource(Source):
         notes: list[str] = []
         total: int | None = None
         next_state: PageState | None = None
-        while True:
+        for fetch in range(MAX_REQUESTS_PER_SEARCH):
             try:
                 result: CasePage = await self.client.list_cases(**query, page=page, page_size=size)
             except InvalidRequest as exc:
@@ -127,7 +129,8 @@ class CertnSource(Source):
             if not result.has_next:
                 break
             page, skip = page + 1, 0
-            if len(cases) >= limit:
+            # Short pages (the cases changed, or a provider not honouring page_size) end the call here.
+            if len(cases) >= limit or fetch == MAX_REQUESTS_PER_SEARCH - 1:
                 next_state = {"p": page, "k": 0, "s": size}
                 break
         return Page([self.summary(c, checks=False) for c in cases], next_state, total, notes)
@@ -215,6 +218,25 @@ class CertnSource(Source):
             date=_day(case.created),
             facts={k: v for k, v in facts.items() if v not in (None, [])},
         )
+
+
+def check_type_text(code: str | None) -> str:
+    """A check type for casebridge's own sentences: its label, or the unknown code fenced as data."""
+    label = check_type_label(code)
+    return label if label != code else fence_inline(code, 60)
+
+
+def check_status_text(code: str | None) -> str:
+    """A check status for casebridge's own sentences (lower case), or the unknown code fenced as data."""
+    if not code:
+        return "unknown"
+    label = CHECK_STATUS.get(code)
+    return label.lower() if label else fence_inline(code, 60)
+
+
+def short_id(case: CertnCase) -> str | None:
+    """The case's short id when it has the plain form Certn's have ("C_CA_8K2L9Q"), else None."""
+    return case.short_id if case.short_id and _SHORT_ID.fullmatch(case.short_id) else None
 
 
 def _offset(state: PageState) -> int:

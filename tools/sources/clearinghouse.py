@@ -6,13 +6,13 @@ import re
 from typing import Annotated, ClassVar
 
 import anyio
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from providers.clearinghouse import vocab
 from providers.clearinghouse.client import ClearinghouseCase, ClearinghouseClient, Docket, Document, Resource
-from tools.models import CaseDetail, CaseSummary, Fact, Item
+from tools.models import CaseDetail, CaseSummary, Fact, Item, Visible
 from tools.sources.base import Page, PageState, Source
-from tools.text import clean, one_line, reject_controls
+from tools.text import clean, one_line
 from tools.vocab import Vocabulary
 
 # Provider requests one search call may make while filling ``limit``.
@@ -60,7 +60,7 @@ class ClearinghouseFilters(BaseModel):
     text: Annotated[
         str | None,
         Field(min_length=1, max_length=200, description="Full-text search over case documents."),
-        AfterValidator(reject_controls),
+        Visible,
     ] = None
     case_type: CaseType | None = None
     case_ongoing: CaseOngoing | None = None

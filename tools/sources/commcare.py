@@ -12,9 +12,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from providers.commcare.client import MAX_LIMIT, CaseV2, CommCareClient
 from providers.errors import NotFound
-from tools.models import CaseDetail, CaseSummary, Fact
-from tools.sources.base import Page, PageState, Source
-from tools.text import one_line, reject_controls
+from tools.models import CaseDetail, CaseSummary, Fact, Visible
+from tools.sources.base import FORGED, MAX_PAGE_SIZE, Page, PageState, Source
+from tools.text import one_line
 
 MAX_PROPERTIES_SHOWN = 25
 MAX_CHILDREN = 25
@@ -26,18 +26,16 @@ _CURSOR = re.compile(r"^[A-Za-z0-9_\-+/=%.]{1,4096}$")
 _PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_ID_PATTERN)]
-CaseType = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Id = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_ID_PATTERN), Visible]
+CaseType = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,64}$"), Visible]
 ExternalId = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.:@#+/-]{0,99}$")
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.:@#+/-]{0,99}$"), Visible
 ]
-# The pattern is what the schema shows; reject_controls also refuses C1 controls and bidi/zero-width marks.
+# The pattern is what the schema shows; Visible also refuses C1 controls and format (bidi, zero-width) marks.
 Text = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=_NO_CONTROL),
-    AfterValidator(reject_controls),
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=_NO_CONTROL), Visible
 ]
-PropertyValue = Annotated[str, StringConstraints(max_length=200, pattern=_NO_CONTROL), AfterValidator(reject_controls)]
+PropertyValue = Annotated[str, StringConstraints(max_length=200, pattern=_NO_CONTROL), Visible]
 
 
 def _check_properties(value: dict[str, str]) -> dict[str, str]:
@@ -125,13 +123,14 @@ class CommCareSource(Source):
     async def search(self, filters: BaseModel, state: PageState | None, limit: int) -> Page:
         if not isinstance(filters, CommCareFilters):
             filters = CommCareFilters.model_validate(filters.model_dump())
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise ValueError("limit must be between 1 and 1000")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         cursor, skip = _read_state(state)
         params = filters.to_params()
 
         # State = (provider cursor of the page we are in, items of it already returned). A provider
         # page may be longer than ours (a cursor keeps the limit it was made with), hence the skip.
+        # The skip is below MAX_PAGE_SIZE, so the first fetch asks for fewer than two full pages.
         out: list[CaseV2] = []
         total: int | None = None
         next_state: PageState | None = None
@@ -269,8 +268,9 @@ def _read_state(state: PageState | None) -> tuple[str | None, int]:
         raise ValueError("invalid CommCare page state")
     if cursor is not None and (not isinstance(cursor, str) or not _CURSOR.match(cursor)):
         raise ValueError("invalid CommCare page state (cursor)")
-    if isinstance(skip, bool) or not isinstance(skip, int) or not 0 <= skip < MAX_LIMIT:
-        raise ValueError("invalid CommCare page state (offset)")
+    # Items already returned from one provider page: fewer than the largest page this server asks for.
+    if isinstance(skip, bool) or not isinstance(skip, int) or not 0 <= skip < MAX_PAGE_SIZE:
+        raise ValueError(f"{FORGED} (its position is beyond any page casebridge reads)")
     return cursor, skip
 
 
