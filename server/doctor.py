@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
@@ -29,6 +30,9 @@ from server.settings import (
     load_settings,
 )
 from server.terminal import printable
+
+if TYPE_CHECKING:
+    from providers.commcare.client import CommCareClient
 
 # Short limits: a diagnosis should answer in seconds, and one retry is enough to ride out a blip.
 DOCTOR_POLICY = HttpPolicy(
@@ -149,7 +153,7 @@ async def _check_one(
     except (ValueError, ProviderError) as exc:
         return Row(spec.name, "invalid", "-", "-", f"{_message(exc)} (check {', '.join(spec.credentials)})", True)
     try:
-        await probe()
+        said = await probe()
     except AuthenticationFailed as exc:
         fix = f"{where} refused the credentials (HTTP {exc.status}): check {', '.join(spec.credentials)}"
         if spec.name == "commcare" and exc.status == 403:
@@ -191,7 +195,8 @@ async def _check_one(
     finally:
         with anyio.CancelScope(shield=True):
             await close()
-    return Row(spec.name, "yes", "yes", "yes", "", False)
+    # A probe may answer a remark for a passing row (CommCare: which case API serves it).
+    return Row(spec.name, "yes", "yes", "yes", said if isinstance(said, str) else "", False)
 
 
 def _connect(
@@ -221,8 +226,9 @@ def _connect(
             settings.commcare_domain or "",
             transport=transport,
             policy=policy,
+            case_api=settings.commcare_case_api,
         )
-        return (lambda: cc.list_cases_v2(limit=1)), cc.aclose
+        return (lambda: _commcare_probe(cc)), cc.aclose
     from providers.certn.client import CertnClient
 
     assert settings.certn_api_key is not None
@@ -230,6 +236,21 @@ def _connect(
         settings.certn_base_url, settings.certn_api_key.get_secret_value(), transport=transport, policy=policy
     )
     return (lambda: ce.list_cases(page_size=1)), ce.aclose
+
+
+async def _commcare_probe(cc: CommCareClient) -> str | None:
+    """One list page of the API casebridge will use: v2, else (a 404 there, or pinned) v0.5."""
+    if cc.case_api != "v0.5":
+        try:
+            await cc.list_cases_v2(limit=1)
+            return None
+        except NotFound:
+            if cc.case_api == "v2":
+                raise
+    await cc.list_cases_v05(limit=1)
+    if cc.case_api == "v0.5":
+        return "ok: the v0.5 case API serves every call (COMMCARE_CASE_API=v0.5)"
+    return "ok: this server has only the v0.5 case API (no v2); casebridge uses v0.5"
 
 
 def _message(exc: BaseException) -> str:

@@ -1,7 +1,7 @@
 """Opaque, stateless page cursors: everything needed for the next page travels inside.
 
-A cursor is URL-safe base64 of a checksum plus raw-deflated JSON ``{v, p, f, s}``: version,
-provider, the search's filters and the provider adapter's page state. The checksum catches
+A cursor is URL-safe base64 of a checksum plus raw-deflated JSON ``{v, p, f, s, n}``: version,
+provider, the search's filters, the provider adapter's page state and the page size to keep. The checksum catches
 truncated or edited cursors; it is not a security boundary, because everything decoded is
 validated again (filters through the same pydantic model as a fresh call, state by the adapter),
 so a forged cursor can only ask for what a valid call could ask for.
@@ -17,6 +17,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from tools.sources.base import MAX_PAGE_SIZE
+
 VERSION = 2
 MAX_CURSOR_LENGTH = 4096
 _MAX_PAYLOAD = 16384
@@ -31,14 +33,18 @@ class CursorData:
     provider: str
     filters: dict[str, Any]
     state: dict[str, Any]
+    page_size: int | None = None  # the limit the search was paged with; None in older cursors
 
 
 class CursorError(ValueError):
     pass
 
 
-def encode(provider: str, filters: dict[str, Any], state: dict[str, Any]) -> str:
-    payload = json.dumps({"v": VERSION, "p": provider, "f": filters, "s": state}, separators=(",", ":"), sort_keys=True)
+def encode(provider: str, filters: dict[str, Any], state: dict[str, Any], page_size: int | None = None) -> str:
+    data: dict[str, Any] = {"v": VERSION, "p": provider, "f": filters, "s": state}
+    if page_size is not None:
+        data["n"] = page_size
+    payload = json.dumps(data, separators=(",", ":"), sort_keys=True)
     # Raw deflate: no zlib header or Adler-32 (the checksum below covers it), 8 characters shorter.
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
     raw = deflater.compress(payload.encode()) + deflater.flush()
@@ -70,4 +76,7 @@ def decode(cursor: str) -> CursorData:
         or not isinstance(data.get("s"), dict)
     ):
         raise CursorError("the cursor is not one casebridge issued")
-    return CursorData(provider=data["p"], filters=data["f"], state=data["s"])
+    size = data.get("n")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE):
+        raise CursorError("the cursor's page size is not one casebridge issues")
+    return CursorData(provider=data["p"], filters=data["f"], state=data["s"], page_size=size)

@@ -35,6 +35,9 @@ PROVIDER = "commcare"
 MAX_LIMIT = 5000
 MAX_BULK_IDS = 100
 DEFAULT_BASE_URL = "https://www.commcarehq.org"
+CASE_APIS = ("auto", "v2", "v0.5")
+# Case fields v0.5 keeps inside ``properties`` (v2 has them top level).
+V05_CORE = frozenset({"case_name", "case_type", "date_opened", "external_id", "owner_id"})
 
 _DOMAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _BAD_PARAM = re.compile(r"^'([^']{1,100})' is not a valid parameter|for '([A-Za-z0-9_.]{1,100})'")
@@ -104,6 +107,29 @@ class CaseV05(_Wire):
     @property
     def external_id(self) -> str | None:
         return self._prop("external_id")
+
+    def to_v2(self) -> "CaseV2":
+        """The same case in the v2 shape: core fields top level, custom properties (as strings) apart."""
+        custom = {k: "" if v is None else str(v) for k, v in self.properties.items() if k not in V05_CORE}
+        return CaseV2.model_validate(
+            {
+                "case_id": self.case_id,
+                "domain": self.domain,
+                "case_type": self.case_type,
+                "case_name": self.case_name,
+                "external_id": self.external_id,
+                "owner_id": self.owner_id,
+                "date_opened": self.properties.get("date_opened") or self.server_date_opened,
+                "last_modified": self.date_modified,
+                "server_last_modified": self.server_date_modified,
+                "indexed_on": self.indexed_on,
+                "closed": self.closed,
+                "date_closed": self.date_closed,
+                "properties": custom,
+                "indices": self.indices,
+                "user_id": self.user_id,
+            }
+        )
 
 
 class V05Meta(_Wire):
@@ -191,12 +217,17 @@ M = TypeVar("M", bound=BaseModel)
 class CommCareClient:
     """Reads cases from one CommCare project space ("domain") with one API key."""
 
-    def __init__(self, http: ProviderHTTP, domain: str) -> None:
+    def __init__(self, http: ProviderHTTP, domain: str, *, case_api: str = "auto") -> None:
         if not _DOMAIN.match(domain):
             raise ValueError("COMMCARE_DOMAIN must be a project space name such as 'my-project'")
+        if case_api not in CASE_APIS:
+            raise ValueError("COMMCARE_CASE_API must be auto, v2 or v0.5")
         self.http = http
         self.domain = domain
         self._root = f"a/{quote(domain, safe='')}/api/"
+        # "auto": v2 until a 404 on its list shows the server has no v2 case API, then v0.5 from then on.
+        self.case_api = case_api
+        self.has_v2: bool | None = {"v2": True, "v0.5": False}.get(case_api)
 
     @classmethod
     def connect(
@@ -208,6 +239,7 @@ class CommCareClient:
         *,
         transport: AsyncBaseTransport | None = None,
         policy: HttpPolicy | None = None,
+        case_api: str = "auto",
     ) -> Self:
         if not username or not api_key or any(ch in username + api_key for ch in "\r\n\t "):
             raise ValueError("COMMCARE_USERNAME and COMMCARE_API_KEY must be set, without spaces")
@@ -224,7 +256,7 @@ class CommCareClient:
             policy=policy,
             transport=transport,
         )
-        return cls(http, domain)
+        return cls(http, domain, case_api=case_api)
 
     @property
     def base_url(self) -> str:
@@ -251,9 +283,33 @@ class CommCareClient:
         response = await self.http.get(self._root + "v0.5/case/", params=query)
         return self._parse(response, V05Page)
 
-    async def get_case_v05(self, case_id: str) -> CaseV05:
-        response = await self.http.get(self._root + f"v0.5/case/{_segment(case_id)}/")
+    async def get_case_v05(self, case_id: str, *, children: bool = False) -> CaseV05:
+        """One case; with ``children`` its child cases come inline (``child_cases__full``)."""
+        params = {"child_cases__full": "true"} if children else None
+        response = await self.http.get(self._root + f"v0.5/case/{_segment(case_id)}/", params=params)
         return self._parse(response, CaseV05, missing=f"no case with id '{case_id}'")
+
+    # -- which API ------------------------------------------------------------------------
+
+    @property
+    def uses_v05(self) -> bool:
+        """True when searches and reads go to v0.5: pinned, or the server was found to lack v2."""
+        return self.has_v2 is False
+
+    async def probe_v2(self) -> bool:
+        """Whether the server has the v2 case API (its list answers), remembered from then on.
+
+        Only a 404 says "no v2": any other failure propagates and decides nothing.
+        """
+        if self.has_v2 is not None:
+            return self.has_v2
+        try:
+            await self.list_cases_v2(limit=1)
+        except NotFound:
+            self.has_v2 = False
+        else:
+            self.has_v2 = True
+        return self.has_v2
 
     # -- v2 --------------------------------------------------------------------------------
 

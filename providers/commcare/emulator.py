@@ -49,15 +49,21 @@ def build(
     throttle_requests: int = 25,
     throttle_window: float = 15.0,
     seed: int = 2026,
+    v2: bool = True,
+    data: Dataset | None = None,
 ) -> Emulator:
-    """A CommCare emulator for one project space and one API key; its ASGI app is ``.app``."""
+    """A CommCare emulator for one project space and one API key; its ASGI app is ``.app``.
+
+    ``v2=False``: a server with only the v0.5 API (every ``case/v2/`` path is a 404 with an empty body).
+    """
     emulator = Emulator("commcare")
     handler = _CommCare(
-        dataset(seed),
+        dataset(seed) if data is None else data,  # ``data``: the seed's cases with test data planted
         domain=domain,
         username=username,
         api_key=api_key,
         throttle=(throttle_requests, throttle_window) if throttle else None,
+        v2=v2,
     )
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
     app = Starlette(routes=[Route("/a/{domain}/api/{rest:path}", handler.dispatch, methods=methods)])
@@ -380,7 +386,9 @@ class _CommCare:
         username: str,
         api_key: str,
         throttle: tuple[int, float] | None,
+        v2: bool = True,
     ) -> None:
+        self.v2 = v2
         self.data = data
         self.domain = domain
         self.username = username
@@ -450,6 +458,8 @@ class _CommCare:
                 return self._v05_list(items)
             if rest.startswith("v0.5/case/") and rest.endswith("/") and rest.count("/") == 3:
                 return self._v05_detail(rest.split("/")[2], items)
+            if not self.v2:
+                return Response(b"", status_code=404)
             if rest in ("case/v2/", "case/v2"):
                 return self._v2_list(request, items)
             if rest.startswith("case/v2/ext/") and rest.endswith("/") and len(rest) > len("case/v2/ext//"):

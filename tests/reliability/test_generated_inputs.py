@@ -15,7 +15,7 @@ import re
 import string
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -55,7 +55,17 @@ CH_VOCAB_IDS = {name: {str(k) for k in table} for name, table in ch_vocab.FILTER
 CH_INTEGER = {"state", "court", "special_collection", "case_id"}
 CH_PAGING = {"cursor", "no_cache"}
 CC_EXACT = {"case_type", "owner_id", "case_name", "external_id", "indices.parent"}
-CC_DATES = {f"{w}.{op}" for w in ("last_modified", "date_opened", "date_closed") for op in ("gte", "lte")}
+CC_DATES = {
+    f"{w}.{op}"
+    for w in ("last_modified", "server_last_modified", "indexed_on", "date_opened", "date_closed")
+    for op in ("gt", "gte", "lt", "lte")
+}
+# The v0.5 List Cases seed page's parameters (unknown ones are filters there, so each must be named here).
+CC_V05_EXACT = {"owner_id", "user_id", "type", "name", "external_id"}
+CC_V05_DATES = {
+    f"{w}_{end}" for w in ("indexed_on", "date_modified", "server_date_modified") for end in ("start", "end")
+}
+CC_V05_ORDER = {f"{sign}{w}" for w in ("indexed_on", "date_modified", "server_date_modified") for sign in ("", "-")}
 CE_LIST = {
     "check_type",
     "email_address",
@@ -71,10 +81,17 @@ CE_LIST = {
 
 
 def _is_date(value: str) -> bool:
-    if not _ISO_DATE.match(value):
+    """A date, or a date-time without an offset, as the seed pages write them (2021-01-01T06:05:42)."""
+    if _ISO_DATE.match(value):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?", value):
         return False
     try:
-        date.fromisoformat(value)
+        datetime.fromisoformat(value)
     except ValueError:
         return False
     return True
@@ -138,6 +155,28 @@ def request_problems(provider: str, request: RecordedRequest, tool: str = "searc
                     problems.append(f"undocumented parameter {key}")
                 elif key != "cursor" and not value.strip():
                     problems.append(f"empty {key}")
+        elif path == "/a/casebridge-sandbox/api/v0.5/case/":
+            for key, value in request.query:
+                if key in ("limit", "offset"):
+                    if not value.isdigit() or not (0 if key == "offset" else 1) <= int(value) <= 5000:
+                        problems.append(f"{key}={value!r}")
+                elif key == "closed":
+                    if value not in ("true", "false"):
+                        problems.append(f"closed={value!r}")
+                elif key in CC_V05_DATES:
+                    if not _is_date(value):
+                        problems.append(f"{key}={value!r} is not an ISO date")
+                elif key == "order_by":
+                    if value not in CC_V05_ORDER:
+                        problems.append(f"order_by={value!r}")
+                elif key not in CC_V05_EXACT and not key.startswith("properties."):
+                    problems.append(f"undocumented parameter {key}")
+                elif not value.strip():
+                    problems.append(f"empty {key}")
+        elif path.startswith("/a/casebridge-sandbox/api/v0.5/case/"):
+            case_id = unquote(path.removeprefix("/a/casebridge-sandbox/api/v0.5/case/")).rstrip("/")
+            if request.query or not re.fullmatch(r"[A-Za-z0-9-]{6,64}", case_id):
+                problems.append(f"case read {path} {request.query}")
         elif path.startswith(root):
             case_id = unquote(path.removeprefix(root))
             if request.query or not re.fullmatch(r"[A-Za-z0-9-]{6,64}", case_id):
@@ -327,7 +366,8 @@ def clearinghouse_filters(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def commcare_filters(draw: st.DrawFn) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    fields = ["case_type", "owner_id", "status", "name", "external_id", "modified_after", "opened_before", "properties"]
+    fields = ["case_type", "owner_id", "status", "name", "external_id", "opened_before", "properties"]
+    fields += ["device_modified_after", "indexed_after"]
     for name in draw(st.lists(st.sampled_from(fields), max_size=4)):
         if name == "case_type":
             out[name] = draw(st.one_of(st.sampled_from(["patient", "household", "pregnancy"]), hostile_text))
@@ -444,7 +484,7 @@ VALID_FILTERS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         optional={
             "case_type": st.sampled_from(["patient", "household", "pregnancy"]),
             "status": st.sampled_from(["open", "closed", "any"]),
-            "modified_after": st.dates(date(2015, 1, 1), date(2026, 1, 1)).map(str),
+            "device_modified_after": st.dates(date(2015, 1, 1), date(2026, 1, 1)).map(str),
             "properties": st.fixed_dictionaries({"village": st.sampled_from(["Rampur", ""])}),
         },
     ),

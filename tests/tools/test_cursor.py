@@ -31,3 +31,15 @@ def test_tampered_or_garbage_cursors_are_refused(mangle) -> None:  # type: ignor
     token = cursor.encode("clearinghouse", {"text": "jail"}, {"c": None, "k": 0})
     with pytest.raises(cursor.CursorError):
         cursor.decode(mangle(token))
+
+
+def test_page_size_travels_in_the_cursor() -> None:
+    assert cursor.decode(cursor.encode("certn", {}, {"p": 2}, 50)).page_size == 50
+    assert cursor.decode(cursor.encode("certn", {}, {"p": 2})).page_size is None
+
+
+@pytest.mark.parametrize("size", [0, 51, True, "10", -1])
+def test_a_page_size_no_search_has_is_refused(size: object) -> None:
+    token = cursor.encode("certn", {}, {"p": 2}, size)  # type: ignore[arg-type]
+    with pytest.raises(cursor.CursorError):
+        cursor.decode(token)

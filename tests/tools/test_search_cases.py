@@ -169,3 +169,17 @@ async def test_missing_required_argument_is_named(client: Client) -> None:
     assert result.is_error
     error = result.structured_content["error"]
     assert error["field"] == "ref" and "required, but not given" in error["message"]
+
+
+@pytest.mark.parametrize(("provider", "size"), [("certn", 50), ("commcare", 13), ("clearinghouse", 12)])
+async def test_cursor_alone_keeps_the_page_size(client: Client, provider: str, size: int) -> None:
+    first = await call(client, {**FIRST_PAGE_ARGS[provider], "limit": size})
+    second = await call(client, {"cursor": first.structured_content["next_cursor"]})
+    assert not second.is_error, text_of(second)
+    assert len(second.structured_content["cases"]) == size
+    # A limit given with the cursor changes the page size, and the next cursor keeps the new one.
+    third = await call(client, {"cursor": second.structured_content["next_cursor"], "limit": 4})
+    fourth = await call(client, {"cursor": third.structured_content["next_cursor"]})
+    assert len(third.structured_content["cases"]) == len(fourth.structured_content["cases"]) == 4
+    refs = [c["ref"] for r in (first, second, third, fourth) for c in r.structured_content["cases"]]
+    assert len(refs) == len(set(refs)) == 2 * size + 8

@@ -58,5 +58,14 @@ class Source(ABC):
     @abstractmethod
     async def get(self, case_id: str, include: frozenset[str]) -> CaseDetail: ...
 
+    def check_other(self, ref_id: str) -> str | None:
+        """For a ref naming something other than a case that ``get_case`` reads (``certn:groups``):
+        its normalised id; None for anything else (then it must be a case id)."""
+        return None
+
+    async def get_other(self, ref_id: str) -> CaseDetail:
+        """The detail of a ``check_other`` ref."""
+        raise ValueError(f"{self.name} has no ref {ref_id[:40]!r}")
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         pass

@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -25,8 +25,11 @@ from providers.errors import InvalidRequest
 from tools.models import CaseDetail, CaseSummary, Fact, Item, Visible
 from tools.render import fence_inline
 from tools.sources.base import MAX_PAGE_SIZE, Page, PageState, Source
-from tools.text import clean, one_line
+from tools.text import clean, is_uuid, one_line, web_link
 from tools.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from providers.certn.extra import Group
 
 STATUS_VOCAB: Vocabulary[str] = Vocabulary("Certn case status", ALL_OVERALL_STATUS)
 CHECK_TYPE_VOCAB: Vocabulary[str] = Vocabulary("Certn check type", CHECK_TYPES, aliases=CHECK_TYPE_ALIASES)
@@ -38,6 +41,10 @@ MAX_REQUESTS_PER_SEARCH = 2
 MAX_PAGE = 100_000
 MAX_SECTION = 50
 FILES_NOTE = "file links expire 3 hours after this call"
+GROUPS_REF = "groups"
+MAX_GROUP_PAGES = 3
+REPORT_STATUS = {"PENDING": "pending", "COMPLETE": "complete", "FAILED": "failed"}
+_REPORT_REF = re.compile(r"^report[/:]([0-9A-Fa-f-]{36})$")
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _SHORT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
@@ -87,6 +94,79 @@ class CertnSource(Source):
             return str(uuid.UUID(str(case_id).strip()))
         except ValueError:
             raise ValueError("a Certn case id is a UUID, e.g. certn:7c1f0e4e-3b7a-4c55-9a43-2f4f8f0d9b12") from None
+
+    # -- refs that are not cases: the account's groups, and a report file --------------------
+
+    def check_other(self, ref_id: str) -> str | None:
+        text = ref_id.strip() if isinstance(ref_id, str) else ""
+        if text.lower() == GROUPS_REF:
+            return GROUPS_REF
+        match = _REPORT_REF.match(text)
+        return f"report/{uuid.UUID(match[1])!s}" if match and is_uuid(match[1].lower()) else None
+
+    async def get_other(self, ref_id: str) -> CaseDetail:
+        if ref_id == GROUPS_REF:
+            return await self._groups()
+        return await self._report_file(ref_id.removeprefix("report/"))
+
+    async def account_groups(self) -> tuple[list[Group], bool]:
+        """The account's groups (ids checked to be UUIDs), and whether that is all of them."""
+        groups: list[Group] = []
+        for page in range(1, MAX_GROUP_PAGES + 1):
+            result = await self.client.list_groups(page=page)
+            groups.extend(g for g in result.results if is_uuid(g.id.lower()))
+            if not result.has_next:
+                return groups, True
+        return groups, False
+
+    async def _groups(self) -> CaseDetail:
+        groups, complete = await self.account_groups()
+        items = [
+            Item(
+                id=g.id.lower(),
+                title=one_line(g.name, 100) or g.short_id or g.id,
+                kind="group",
+                facts={"short_id": one_line(g.short_id, 40)} if g.short_id else {},
+            )
+            for g in groups
+        ]
+        notes = ["Give a group's id as order_case's group, or as search_cases' certn.group."]
+        if not complete:
+            notes.append(f"Only the first {len(items)} groups are listed.")
+        return CaseDetail(
+            ref=self.ref(GROUPS_REF),
+            provider="certn",
+            sandbox=self.sandbox,
+            title="Groups of this Certn account",
+            status=f"{len(items)} group{'' if len(items) == 1 else 's'}",
+            sections={"groups": items},
+            truncated=not complete,
+            notes=notes,
+        )
+
+    async def _report_file(self, file_id: str) -> CaseDetail:
+        report = await self.client.report_file(file_id)
+        status = REPORT_STATUS.get(report.status, "unknown")
+        url = web_link(report.pdf_url) if status == "complete" else None
+        notes = {
+            "complete": "The download link is short-lived (presigned): fetch it soon, or read this ref again.",
+            "pending": "Certn is still generating the PDF: read this ref again in a minute.",
+            "failed": "Certn could not generate it: call generate_report with the case's ref to start a new one.",
+        }.get(status, "Certn answered with an unknown report status.")
+        if status == "complete" and url is None:
+            notes = "Certn's download link is not a plain https link: take the report from the Certn portal."
+        return CaseDetail(
+            ref=self.ref(f"report/{file_id}"),
+            provider="certn",
+            sandbox=self.sandbox,
+            title=f"Report file {file_id}",
+            status=status,
+            url=url,
+            facts={"report_id": file_id},
+            notes=[notes],
+        )
+
+    # -- search and details -----------------------------------------------------------------
 
     async def search(self, filters: BaseModel, state: PageState | None, limit: int) -> Page:
         if not isinstance(filters, CertnFilters):

@@ -1,100 +1,35 @@
-"""CommCare HQ as a case source: search via the v2 list API (cursor paging), details via v2 reads."""
+"""CommCare HQ as a case source: the v2 Case API where the server has it, the v0.5 List Cases API where
+a search needs what only v0.5 has or the server has no v2; same rows, refs and paging either way."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import re
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from datetime import datetime
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel
 
 from providers.commcare.client import MAX_LIMIT, CaseV2, CommCareClient
 from providers.errors import NotFound
-from tools.models import CaseDetail, CaseSummary, Fact, Visible
+from tools.errors import invalid
+from tools.models import CaseDetail, CaseSummary, Fact
 from tools.sources.base import FORGED, MAX_PAGE_SIZE, Page, PageState, Source
+from tools.sources.commcare_filters import MAX_IDS, CommCareFilters
 from tools.text import one_line
+
+__all__ = ["CommCareFilters", "CommCareSource"]
 
 MAX_PROPERTIES_SHOWN = 25
 MAX_CHILDREN = 25
 MAX_FETCHES_PER_PAGE = 3
+# Where a v0.5 search may start: its own offset filter plus every page after it.
+MAX_OFFSET = 20_000_000
 
-_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _CASE_ID = re.compile(r"^[A-Za-z0-9-]{6,64}$")
 _CURSOR = re.compile(r"^[A-Za-z0-9_\-+/=%.]{1,4096}$")
-_PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
-_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
-
-Id = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_ID_PATTERN), Visible]
-CaseType = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,64}$"), Visible]
-ExternalId = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.:@#+/-]{0,99}$"), Visible
-]
-# The pattern is what the schema shows; Visible also refuses C1 controls and format (bidi, zero-width) marks.
-Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=_NO_CONTROL), Visible
-]
-PropertyValue = Annotated[str, StringConstraints(max_length=200, pattern=_NO_CONTROL), Visible]
-
-
-def _check_properties(value: dict[str, str]) -> dict[str, str]:
-    for name in value:
-        if not _PROPERTY_NAME.match(name) or name.lower().startswith("xml"):
-            raise ValueError(f"property name {name[:40]!r} is not valid: use letters, digits and _ (e.g. 'village')")
-    return value
-
-
-class CommCareFilters(BaseModel):
-    """CommCare search filters; all are optional and combine with AND."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    case_type: CaseType | None = Field(None, description="Case type, e.g. 'patient', 'household'.")
-    owner_id: Id | None = Field(None, description="Owner (user, group or location) id.")
-    status: Literal["open", "closed", "any"] = Field("any", description="Open or closed cases.")
-    name: Text | None = Field(None, description="Case name, exact match.")
-    external_id: ExternalId | None = Field(None, description="External id, exact match.")
-    modified_after: date | None = Field(None, description="Last modified on or after this date.")
-    modified_before: date | None = Field(None, description="Last modified on or before this date.")
-    opened_after: date | None = Field(None, description="Opened on or after this date.")
-    opened_before: date | None = Field(None, description="Opened on or before this date.")
-    closed_after: date | None = Field(None, description="Closed on or after this date.")
-    closed_before: date | None = Field(None, description="Closed on or before this date.")
-    properties: Annotated[dict[str, PropertyValue], Field(max_length=10), AfterValidator(_check_properties)] | None = (
-        Field(None, description="Case property equals value, e.g. {'village': 'Rampur'}; '' matches unset.")
-    )
-    parent_case_id: Id | None = Field(None, description="Only children of this case.")
-
-    @model_validator(mode="after")
-    def _ranges(self) -> CommCareFilters:
-        for what in ("modified", "opened", "closed"):
-            after, before = getattr(self, f"{what}_after"), getattr(self, f"{what}_before")
-            if after and before and after > before:
-                raise ValueError(f"{what}_after must not be later than {what}_before")
-        return self
-
-    def to_params(self) -> dict[str, Any]:
-        """The v2 list query for these filters."""
-        params: dict[str, Any] = {
-            "case_type": self.case_type,
-            "owner_id": self.owner_id,
-            "case_name": self.name,
-            "external_id": self.external_id,
-            "indices.parent": self.parent_case_id,
-        }
-        if self.status != "any":
-            params["closed"] = self.status == "closed"
-        for what, wire in (("modified", "last_modified"), ("opened", "date_opened"), ("closed", "date_closed")):
-            after, before = getattr(self, f"{what}_after"), getattr(self, f"{what}_before")
-            if after:
-                params[f"{wire}.gte"] = after.isoformat()
-            if before:
-                # A bare date as "lte" covers that whole day.
-                params[f"{wire}.lte"] = before.isoformat()
-        for name, value in (self.properties or {}).items():
-            params[f"properties.{name}"] = value
-        return {k: v for k, v in params.items() if v is not None}
+_CORE = {"case_name", "case_type", "external_id", "owner_id", "date_opened"}
+_SORT_KEY = {"indexed": "indexed_on", "server_modified": "server_last_modified", "device_modified": "last_modified"}
 
 
 class CommCareSource(Source):
@@ -125,9 +60,56 @@ class CommCareSource(Source):
             filters = CommCareFilters.model_validate(filters.model_dump())
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        if filters.case_ids is not None:
+            return await self._by_ids(filters, _position(state, "i", MAX_IDS), limit)
+        if state is not None:
+            # A cursor continues on the API that served its first page.
+            if "o" in state:
+                return await self._search_v05(filters, _position(state, "o", MAX_OFFSET), limit)
+            return await self._search_v2(filters, state, limit)
+        if self._api_for(filters) == "v0.5":
+            return await self._search_v05(filters, None, limit)
+        try:
+            return await self._search_v2(filters, None, limit)
+        except NotFound:
+            if self.client.case_api != "auto" or self.client.has_v2:
+                raise
+            # The list route itself is missing: a server without the v2 case API, not a missing case.
+            self.client.has_v2 = False
+            self._api_for(filters)
+            return await self._search_v05(filters, None, limit)
+
+    def _api_for(self, filters: CommCareFilters) -> str:
+        """The API that can serve ``filters`` here, or ``invalid_input`` saying why none can."""
+        v05, v2 = filters.v05_only(), filters.v2_only()
+        if v05 and v2:
+            raise invalid(
+                f"commcare.{v05[0]}",
+                f"{v05[0]} needs CommCare's v0.5 List Cases API and {v2[0]} its v2 Case API: "
+                "one search cannot use both",
+                f"Drop {v05[0]} or {v2[0]}.",
+                provider="commcare",
+            )
+        if v05 and self.client.case_api == "v2":
+            raise invalid(
+                f"commcare.{v05[0]}",
+                f"{v05[0]} needs CommCare's v0.5 List Cases API, and this server is pinned to v2 (COMMCARE_CASE_API)",
+                f"Drop {v05[0]}, or set COMMCARE_CASE_API=auto.",
+                provider="commcare",
+            )
+        if v2 and self.client.uses_v05:
+            why = "pinned to v0.5 (COMMCARE_CASE_API)" if self.client.case_api == "v0.5" else "without the v2 API"
+            raise invalid(
+                f"commcare.{v2[0]}",
+                f"this CommCare server is {why}; its v0.5 List Cases API cannot filter by {v2[0]}",
+                "Drop that filter (search by type, owner, dates of indexing or modification instead).",
+                provider="commcare",
+            )
+        return "v0.5" if v05 or self.client.uses_v05 else "v2"
+
+    async def _search_v2(self, filters: CommCareFilters, state: PageState | None, limit: int) -> Page:
         cursor, skip = _read_state(state)
         params = filters.to_params()
-
         # State = (provider cursor of the page we are in, items of it already returned). A provider
         # page may be longer than ours (a cursor keeps the limit it was made with), hence the skip.
         # The skip is below MAX_PAGE_SIZE, so the first fetch asks for fewer than two full pages.
@@ -137,6 +119,8 @@ class CommCareSource(Source):
         for fetch in range(MAX_FETCHES_PER_PAGE):
             want = min(MAX_LIMIT, skip + limit - len(out))
             page = await self.client.list_cases_v2(params if cursor is None else None, cursor=cursor, limit=want)
+            if self.client.has_v2 is None:
+                self.client.has_v2 = True
             if total is None:
                 total = page.matching_records
             take = page.cases[skip : skip + limit - len(out)]
@@ -151,7 +135,78 @@ class CommCareSource(Source):
             if len(out) >= limit or fetch == MAX_FETCHES_PER_PAGE - 1:
                 next_state = _pack(cursor, 0)
                 break
-        return Page(cases=[self._summary(c, filters.case_type) for c in out], state=next_state, total=total)
+        return Page(cases=[self._row(c, filters) for c in out], state=next_state, total=total)
+
+    async def _search_v05(self, filters: CommCareFilters, offset: int | None, limit: int) -> Page:
+        """One v0.5 page at ``offset`` (the filter's own offset on the first page); state ``{"o": next offset}``."""
+        start = (filters.offset or 0) if offset is None else offset
+        ids = filters.external_ids
+        if len(ids) > 1:
+            return await self._v05_external_ids(filters, ids, start, limit)
+        page = await self.client.list_cases_v05(limit=limit, offset=start, **filters.to_v05_params())
+        cases = [c.to_v2() for c in page.objects]
+        more = bool(page.meta.next) and bool(cases) and start + len(cases) < page.meta.total_count
+        state = {"o": start + len(cases)} if more else None
+        return Page(cases=[self._row(c, filters) for c in cases], state=state, total=page.meta.total_count)
+
+    async def _v05_external_ids(self, filters: CommCareFilters, ids: list[str], start: int, limit: int) -> Page:
+        """Several external ids on v0.5, which takes one a request: the matches merged in the search's order."""
+        found: dict[str, CaseV2] = {}
+        notes: list[str] = []
+        for external_id in ids:
+            page = await self.client.list_cases_v05(
+                limit=MAX_PAGE_SIZE, offset=0, **filters.to_v05_params(external_id=external_id)
+            )
+            for case in page.objects:
+                found.setdefault(case.case_id, case.to_v2())
+            if page.meta.total_count > len(page.objects):
+                notes.append(f"Only the first {MAX_PAGE_SIZE} cases with external id {external_id!r} are included.")
+        sort = filters.sort or "indexed"
+        key = _SORT_KEY[sort.lstrip("-")]
+        floor = datetime.min.replace(tzinfo=None)
+
+        def order(case: CaseV2) -> tuple[datetime, str]:
+            value = getattr(case, key)
+            return (value.replace(tzinfo=None) if value else floor), case.case_id
+
+        merged = sorted(found.values(), key=order, reverse=sort.startswith("-"))
+        rows = merged[start : start + limit]
+        state = {"o": start + len(rows)} if start + len(rows) < len(merged) and rows else None
+        return Page([self._row(c, filters) for c in rows], state, len(merged), notes)
+
+    async def _by_ids(self, filters: CommCareFilters, at: int | None, limit: int) -> Page:
+        """Exactly the cases named: v2's multi-id read, or one v0.5 read each; unknown ids are named in a note."""
+        ids = list(dict.fromkeys(filters.case_ids or []))
+        start = at or 0
+        chunk = ids[start : start + limit]
+        if self.client.case_api == "auto" and self.client.has_v2 is None:
+            await self.client.probe_v2()
+        found: list[CaseV2] = []
+        missing: list[str] = []
+        if self.client.uses_v05:
+            for case_id in chunk:
+                try:
+                    found.append((await self.client.get_case_v05(case_id)).to_v2())
+                except NotFound:
+                    missing.append(case_id)
+        elif chunk:
+            bulk = await self.client.get_cases_v2(chunk)
+            found = bulk.found
+            missing = [m.case_id or m.external_id or "?" for m in bulk.missing]
+        notes = [f"No case with id {', '.join(one_line(m, 64) for m in missing)}."] if missing else []
+        state = {"i": start + len(chunk)} if start + len(chunk) < len(ids) else None
+        total = len(found) if start == 0 and state is None else None
+        return Page([self._row(c, filters) for c in found], state, total, notes)
+
+    def _row(self, case: CaseV2, filters: CommCareFilters) -> CaseSummary:
+        row = self._summary(case, filters.case_type)
+        for name in filters.show_properties or ():
+            value = getattr(case, name, None) if name in _CORE else case.properties.get(name)
+            if isinstance(value, datetime):
+                value = _iso(value)
+            if value not in (None, ""):
+                row.facts[f"properties.{name}"] = one_line(str(value), 100)
+        return row
 
     def _summary(self, case: CaseV2, searched_type: str | None = None) -> CaseSummary:
         """A search line: the type (unless the search fixed it) and external id; get_case has the rest."""
@@ -175,9 +230,70 @@ class CommCareSource(Source):
         unknown = include - self.includes
         if unknown:
             raise ValueError(f"unknown include {sorted(unknown)}; choose from {sorted(self.includes)}")
-        case = await self.client.get_case_v2(case_id)
+        if self.client.uses_v05:
+            return await self._get_v05(case_id, include)
+        try:
+            case = await self.client.get_case_v2(case_id)
+        except NotFound:
+            # A 404 is a missing case only where the v2 API exists: ask its list once to tell.
+            if self.client.case_api == "auto" and not await self.client.probe_v2():
+                return await self._get_v05(case_id, include)
+            raise
         notes: list[str] = []
         truncated = False
+        parent: CaseSummary | None = None
+        if "parent" in include:
+            link = case.indices.get("parent")
+            if link is None:
+                notes.append("This case has no parent.")
+            else:
+                try:
+                    parent = self._summary(await self.client.get_case_v2(link.case_id))
+                except NotFound:
+                    notes.append(f"The parent case {link.case_id} was not found.")
+        related: list[CaseSummary] = []
+        if "children" in include:
+            page = await self.client.list_cases_v2({"indices.parent": case.case_id}, limit=MAX_CHILDREN)
+            related = [self._summary(c) for c in page.cases]
+            if page.matching_records > len(related):
+                truncated = True
+                notes.append(
+                    f"Showing {len(related)} of {page.matching_records} child cases; "
+                    f"search with parent_case_id='{case.case_id}' for all."
+                )
+            elif not related:
+                notes.append("This case has no child cases.")
+        return self._detail(case, parent, related, notes, truncated)
+
+    async def _get_v05(self, case_id: str, include: frozenset[str]) -> CaseDetail:
+        wire = await self.client.get_case_v05(case_id, children="children" in include)
+        case = wire.to_v2()
+        notes: list[str] = []
+        truncated = False
+        parent: CaseSummary | None = None
+        if "parent" in include:
+            link = case.indices.get("parent")
+            if link is None:
+                notes.append("This case has no parent.")
+            else:
+                try:
+                    parent = self._summary((await self.client.get_case_v05(link.case_id)).to_v2())
+                except NotFound:
+                    notes.append(f"The parent case {link.case_id} was not found.")
+        related: list[CaseSummary] = []
+        if "children" in include:
+            children = [c.to_v2() for c in (wire.child_cases or {}).values()]
+            related = [self._summary(c) for c in children[:MAX_CHILDREN]]
+            if len(children) > MAX_CHILDREN:
+                truncated = True
+                notes.append(f"Showing {MAX_CHILDREN} of {len(children)} child cases.")
+            elif not related:
+                notes.append("This case has no child cases.")
+        return self._detail(case, parent, related, notes, truncated)
+
+    def _detail(
+        self, case: CaseV2, parent: CaseSummary | None, related: list[CaseSummary], notes: list[str], truncated: bool
+    ) -> CaseDetail:
         facts: dict[str, Fact] = {
             "case_type": case.case_type,
             "owner_id": case.owner_id,
@@ -194,32 +310,6 @@ class CommCareSource(Source):
         if len(props) > MAX_PROPERTIES_SHOWN:
             truncated = True
             notes.append(f"Showing {MAX_PROPERTIES_SHOWN} of {len(props)} case properties.")
-        facts = {k: v for k, v in facts.items() if v is not None}
-
-        parent: CaseSummary | None = None
-        if "parent" in include:
-            link = case.indices.get("parent")
-            if link is None:
-                notes.append("This case has no parent.")
-            else:
-                try:
-                    parent = self._summary(await self.client.get_case_v2(link.case_id))
-                except NotFound:
-                    notes.append(f"The parent case {link.case_id} was not found.")
-
-        related: list[CaseSummary] = []
-        if "children" in include:
-            page = await self.client.list_cases_v2({"indices.parent": case.case_id}, limit=MAX_CHILDREN)
-            related = [self._summary(c) for c in page.cases]
-            if page.matching_records > len(related):
-                truncated = True
-                notes.append(
-                    f"Showing {len(related)} of {page.matching_records} child cases; "
-                    f"search with parent_case_id='{case.case_id}' for all."
-                )
-            elif not related:
-                notes.append("This case has no child cases.")
-
         return CaseDetail(
             ref=self.ref(case.case_id),
             provider="commcare",
@@ -227,12 +317,24 @@ class CommCareSource(Source):
             title=one_line(case.case_name) or "(unnamed case)",
             status="closed" if case.closed else "open",
             url=None if self.sandbox else self.client.case_page_url(case.case_id),
-            facts=facts,
+            facts={k: v for k, v in facts.items() if v is not None},
             parent=parent,
             related=related,
             truncated=truncated,
             notes=notes,
         )
+
+
+def _position(state: PageState | None, key: str, most: int) -> int | None:
+    """The position a ``{key: n}`` page state holds (None without state); ``ValueError`` for anything else."""
+    if state is None:
+        return None
+    if not isinstance(state, dict) or set(state) != {key}:
+        raise ValueError("invalid CommCare page state")
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise ValueError(f"{FORGED} (its position is beyond any page casebridge reads)")
+    return value
 
 
 def _pack(cursor: str | None, skip: int) -> PageState:

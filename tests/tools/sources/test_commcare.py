@@ -65,7 +65,7 @@ def test_filters_to_params() -> None:
         status="open",
         name="Pregnancy: Rose Das",
         external_id="PAT-01000",
-        modified_after=date(2024, 1, 1),
+        device_modified_after=date(2024, 1, 1),
         opened_before=date(2025, 12, 31),
         closed_after=date(2024, 2, 1),
         properties={"village": "Rampur", "risk_level": ""},
@@ -106,7 +106,16 @@ def test_filters_to_params() -> None:
         {"properties": {f"p{i}": "x" for i in range(11)}},
         {"parent_case_id": "abc/def"},
         {"opened_after": "2024-05-01", "opened_before": "2024-01-01"},
-        {"modified_after": "last week"},
+        {"device_modified_after": "last week"},
+        {"indexed_after": "2021-01-01T25:00:00"},
+        {"indexed_after": 20210101},
+        {"owner_id": "abc", "user_id": "def"},
+        {"case_ids": ["abc123"], "case_type": "patient"},
+        {"case_ids": [f"id{i:04d}" for i in range(21)]},
+        {"external_id": []},
+        {"sort": "name"},
+        {"offset": -1},
+        {"show_properties": ["1bad"]},
     ],
 )
 def test_filters_refuse_odd_input(bad: dict[str, Any]) -> None:
@@ -117,7 +126,12 @@ def test_filters_refuse_odd_input(bad: dict[str, Any]) -> None:
 def test_filter_descriptions_are_short() -> None:
     schema = CommCareFilters.model_json_schema()
     for name, prop in schema["properties"].items():
+        # Date ranges are described once, in the object's description; their names say what they bound.
+        if name.endswith(("_after", "_before")) and name != "indexed_after":
+            assert "description" not in prop, name
+            continue
         assert 0 < len(prop["description"]) <= 80, name
+    assert "*_before" in schema["description"] and "2021-01-01T06:05:42" in schema["description"]
 
 
 def test_check_id() -> None:
