@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 
+from bench import privacy_figures
 from bench.harness import BARE, Config, Lab, Row, median, schema_check_ms
 from bench.queries import SEARCHES
 
@@ -68,6 +69,7 @@ async def _measure(lab: Lab, config: Config) -> list[Row]:
             listed = await mcp.list_tools()
             (schema,) = [t.output_schema for t in listed.tools if t.name == "search_cases"]
         rows.append(await _in_process_row(lab, clients, config))
+        rows.append(await privacy_figures.call_row(lab, config, _timed_pairs))  # masking on beside off
         rows.append(_validation_row(schema, last["result"].structured_content, config))
 
         bare = StdioServerParameters(command=BARE[0], args=BARE[1:], cwd=lab.cwd)

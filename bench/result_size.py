@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 
+from bench import privacy_figures
 from bench.cold_start import tools_list_line
 from bench.harness import Config, Lab, Row, compact_json
 from bench.queries import SEARCHES
@@ -56,6 +57,7 @@ async def _sizes(lab: Lab) -> list[Row]:
 
 def run(lab: Lab, config: Config) -> list[Row]:
     rows = anyio.run(_sizes, lab)
+    rows.append(anyio.run(privacy_figures.size_row, lab))  # masking on beside off
     answer = json.loads(tools_list_line(lab))["result"]
     tokens = len(compact_json(answer)) / 4
     rows.append(

@@ -39,6 +39,22 @@ log = logging.getLogger("casebridge.http")
 # httpx2 logs every request URL at INFO; query strings can hold personal data (applicant e-mails).
 logging.getLogger("httpx2").setLevel(logging.WARNING)
 
+
+class _NoQueryInLog(logging.Filter):
+    """httpx2's request lines with the query string cut off, whatever the log level: a query can carry
+    personal data (a CommCare property filter such as ``properties.dob=...``, an applicant's e-mail)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.copy_with(query=None, fragment=None) if isinstance(arg, httpx.URL) and arg.query else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx2").addFilter(_NoQueryInLog())
+
 USER_AGENT = f"casebridge/{__version__}"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024

@@ -6,29 +6,36 @@ Also serves the ``case://{provider}/{id}`` resources, which read the same detail
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from providers.errors import NotFound, ProviderError
+from tools import privacy
+from tools.actions import Entry, off_loop
 from tools.errors import ToolFailure, invalid
 from tools.models import PROVIDERS, CaseDetail, Visible
 from tools.registry import SourceRegistry
-from tools.render import detail_text, tool_result
+from tools.render import detail_result, detail_text, masked_detail
 from tools.sources.base import Source
 from tools.text import first_invisible
 
 NAME = "get_case"
 
 Include = Literal["documents", "dockets", "resources", "parent", "children", "supplementary", "files"]
+# A field as a result names it: a fact key ("properties.dob" or "dob"), "title" or "summary".
+FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_. -]{0,63}$", to_lower=True)]
+REVEAL_DESCRIPTION = "Masked fields of this case to show (as the result names them); each reveal is recorded."
 
 DESCRIPTION = (
     "Read one case by its ref (provider:id, as search_cases returns). `include` adds attached "
     "lists: clearinghouse documents, dockets, resources; commcare parent, children; certn "
-    "supplementary, files (checks are always included)."
+    "supplementary, files (checks are always included). Also certn:groups (account groups) and "
+    "certn:report/<report_id> (report status, link)."
 )
 
 ANNOTATIONS = ToolAnnotations(
@@ -72,6 +79,11 @@ def parse_ref(ref: str, registry: SourceRegistry) -> tuple[Source, str]:
 
 
 async def read_case(registry: SourceRegistry, ref: str, include: frozenset[str]) -> CaseDetail:
+    parts = split_ref(ref)
+    if parts is not None and parts[0] in registry.configured:  # certn:groups, certn:report/<id>: not cases
+        other = registry.get(parts[0]).check_other(parts[1])
+        if other is not None:
+            return await registry.get(parts[0]).get_other(other)
     source, case_id = parse_ref(ref, registry)
     unknown = sorted(include - source.includes)
     if unknown:
@@ -86,13 +98,66 @@ async def read_case(registry: SourceRegistry, ref: str, include: frozenset[str])
 
 def register(server: MCPServer, registry: SourceRegistry) -> None:
     async def get_case(
+        ctx: Context,
         ref: Annotated[str, Field(max_length=300, description="Case ref, e.g. clearinghouse:15150."), Visible],
         include: Annotated[list[Include], Field(max_length=7, description="Extra lists to attach.")] = [],  # noqa: B006
+        reveal: Annotated[list[FieldName], Field(max_length=20, description=REVEAL_DESCRIPTION)] = [],  # noqa: B006
     ) -> Annotated[CallToolResult, CaseDetail]:
+        if reveal:
+            check_reveal(registry, ref, frozenset(reveal))
         detail = await read_case(registry, ref, frozenset(include))
-        return tool_result(detail, detail_text(detail))
+        if reveal:
+            await record_reveal(registry, ctx, detail, sorted(set(reveal)))
+        return detail_result(detail, frozenset(reveal))
 
     server.add_tool(get_case, name=NAME, description=DESCRIPTION, annotations=ANNOTATIONS)
+    if not registry.privacy.reveal_providers:  # offered only where the deployment allows it
+        earlier = registry.schema_hooks.get(NAME)
+        registry.schema_hooks[NAME] = lambda schema: _without_reveal(earlier(schema) if earlier else schema)
+
+
+def _without_reveal(schema: dict[str, Any]) -> dict[str, Any]:
+    schema = {**schema, "properties": {k: v for k, v in schema.get("properties", {}).items() if k != "reveal"}}
+    return schema
+
+
+def check_reveal(registry: SourceRegistry, ref: str, names: frozenset[str]) -> None:
+    """Refuses a reveal the deployment does not allow (CASEBRIDGE_ALLOW_REVEAL), or of hidden properties."""
+    source, _ = parse_ref(ref, registry)
+    policy = registry.privacy
+    if not policy.allows_reveal(source.name):
+        raise ToolFailure(
+            "invalid_input",
+            f"this server does not reveal masked fields of {source.name} cases",
+            field="reveal",
+            fix=(
+                "Call get_case without reveal and work with the masked values; the person can read them in "
+                f"{source.name} itself. Whoever runs casebridge decides whether reveals are allowed."
+            ),
+        )
+    hidden = sorted(n for n in names if n.removeprefix("properties.") in policy.hidden_properties)
+    if source.name == "commcare" and hidden:
+        raise invalid("reveal", f"{', '.join(hidden)}: hidden by this server's policy, never shown", "Leave it out.")
+    if registry.ledger is None:
+        raise ToolFailure("not_configured", "reveals are recorded, and this server has no ledger", field="reveal")
+
+
+async def record_reveal(registry: SourceRegistry, ctx: Context, detail: CaseDetail, names: list[str]) -> None:
+    """One ledger row per reveal: when, who (where the transport knows), which case, which fields; never values."""
+    from tools.support.elicited import caller_id
+
+    assert registry.ledger is not None  # check_reveal refused otherwise
+    _, case_id = detail.ref.split(":", 1)
+    entry = Entry(
+        NAME,
+        "revealed",
+        {"case": detail.ref, "fields": names},
+        provider=detail.provider,
+        provider_id=case_id,
+        sandbox=detail.sandbox,
+        caller=caller_id(ctx),
+    )
+    await off_loop(registry.ledger.append, entry)
 
 
 def register_resources(server: MCPServer, registry: SourceRegistry) -> None:
@@ -106,12 +171,12 @@ def _register_resource(server: MCPServer, registry: SourceRegistry, provider: st
         try:
             detail = await read_case(registry, f"{provider}:{id}", frozenset())
         except ToolFailure as exc:
-            raise ResourceError(exc.render()) from exc
+            raise ResourceError(privacy.mask_text(exc.render())) from exc
         except NotFound as exc:
             raise ResourceError(f"{provider} case {id} not found") from exc
         except ProviderError as exc:
-            raise ResourceError(ToolFailure.from_provider(exc).render()) from exc
-        return detail_text(detail)
+            raise ResourceError(privacy.mask_text(ToolFailure.from_provider(exc).render())) from exc
+        return detail_text(masked_detail(detail))
 
     server.resource(
         f"case://{provider}/{{id}}",

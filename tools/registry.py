@@ -10,6 +10,7 @@ from providers.redaction import Redactor
 from tools.actions import ActionLedger, ActionSettings
 from tools.errors import ToolFailure
 from tools.models import PROVIDERS, ProviderName
+from tools.privacy import PrivacyPolicy
 from tools.sources.base import Source
 
 CONFIG_HINTS: dict[str, str] = {
@@ -33,6 +34,8 @@ class SourceRegistry:
     actions: ActionSettings = field(default_factory=ActionSettings)
     # Removes every configured credential (and its encodings) from each tool result: the last line of defence.
     redactor: Redactor = field(default_factory=lambda: Redactor(()))
+    # What personal data reaches the model (CASEBRIDGE_PRIVACY and its lists); the server applies it to every call.
+    privacy: PrivacyPolicy = field(default_factory=PrivacyPolicy)
 
     @property
     def configured(self) -> list[ProviderName]:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
+from tools import privacy
 from tools.models import CaseDetail, CaseSummary, Fact, Item, SearchResult
 from tools.text import one_line, scrub, strip_controls
 
@@ -124,8 +125,63 @@ def detail_text(case: CaseDetail) -> str:
     return "\n".join(lines)
 
 
+def search_result(result: SearchResult, cases: Sequence[CaseSummary]) -> CallToolResult:
+    """``result`` (whose rows are ``cases``) masked by the privacy policy, then rendered both ways."""
+    masking = privacy.Masking()
+    masked = [masking.summary(c) for c in cases]
+    result = result.model_copy(update={"cases": masked})
+    return _result(result, search_text(result, masked))
+
+
+def masked_detail(detail: CaseDetail, reveal: frozenset[str] = frozenset()) -> CaseDetail:
+    """``detail`` masked by the privacy policy, with a note naming what was masked or hidden."""
+    masking = privacy.Masking(reveal=reveal)
+    masked = masking.detail(detail)
+    notes = list(masked.notes)
+    note = privacy.masked_summary(masking, masking.masked, detail.provider)
+    if note:
+        notes.append(note)
+    if masking.hidden:
+        notes.append(f"{masking.hidden} case properties are not shown (hidden by this server's privacy policy).")
+    if reveal:
+        notes.append(f"Revealed on request (recorded): {', '.join(sorted(reveal))}.")
+    return masked.model_copy(update={"notes": notes}) if notes != masked.notes else masked
+
+
+def detail_result(detail: CaseDetail, reveal: frozenset[str] = frozenset()) -> CallToolResult:
+    detail = masked_detail(detail, reveal)
+    return _result(detail, detail_text(detail))
+
+
 def tool_result(model: BaseModel, text: str) -> CallToolResult:
-    """The result for ``model``: both parts scrubbed of control characters, whatever their source."""
+    """The result for ``model`` and its ``text``, with every case in them masked by the privacy policy.
+
+    The text was rendered from the unmasked model: each case line in it (``case_line``/``item_line``)
+    is replaced by the masked case's line.
+    """
+    masking = privacy.Masking()
+    masked = masking.model(model)
+    if masked is not model:
+        for before, after in _case_lines(model, masked):
+            if before != after:
+                text = text.replace(before, after)
+    return _result(masked, text)
+
+
+def _case_lines(model: BaseModel, masked: BaseModel) -> Iterable[tuple[str, str]]:
+    """(line before, line after) for every case summary in ``model`` and its masked copy."""
+    for name in type(model).model_fields:
+        old, new = getattr(model, name), getattr(masked, name)
+        pairs = list(zip(old, new, strict=False)) if isinstance(old, list) else [(old, new)]
+        for a, b in pairs:
+            if isinstance(a, CaseSummary) and isinstance(b, CaseSummary):
+                yield case_line(a), case_line(b)
+            elif isinstance(a, BaseModel) and isinstance(b, BaseModel) and a is not b:
+                yield from _case_lines(a, b)
+
+
+def _result(model: BaseModel, text: str) -> CallToolResult:
+    """Both parts scrubbed of control characters, whatever their source."""
     return CallToolResult(
         content=[TextContent(type="text", text=strip_controls(text))],
         structured_content=scrub(model.model_dump(mode="json", exclude_none=True)),

@@ -13,11 +13,11 @@ from tools import cursor as cursors
 from tools.errors import invalid
 from tools.models import PROVIDERS, ProviderName, SearchResult
 from tools.registry import SourceRegistry
-from tools.render import search_text, tool_result
+from tools.render import search_result
 from tools.sources.base import MAX_PAGE_SIZE
 from tools.sources.certn import CertnFilters
 from tools.sources.clearinghouse import ClearinghouseFilters
-from tools.sources.commcare import CommCareFilters
+from tools.sources.commcare_filters import CommCareFilters
 
 NAME = "search_cases"
 DEFAULT_LIMIT = 10
@@ -53,7 +53,9 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         clearinghouse: ClearinghouseFilters | None = None,
         commcare: CommCareFilters | None = None,
         certn: CertnFilters | None = None,
-        limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Cases per page.")] = DEFAULT_LIMIT,
+        limit: Annotated[
+            int | None, Field(ge=1, le=MAX_LIMIT, description="Cases per page (default 10, or the cursor's).")
+        ] = None,
         cursor: Annotated[
             str | None,
             Field(max_length=cursors.MAX_CURSOR_LENGTH, description="next_cursor of the previous page."),
@@ -65,12 +67,16 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
             if model is not None
         }
         if cursor is not None:
-            provider, filters, state = _continue(cursor, provider, given)
+            provider, filters, state, kept = _continue(cursor, provider, given)
+            # Continuing with only the cursor keeps the first call's page size; a limit given now changes it.
+            limit = limit or kept or DEFAULT_LIMIT
         else:
             provider = _choose_provider(provider, given, registry)
             filters = given.get(provider) or FILTER_MODELS[provider]()
             state = None
+            limit = limit or DEFAULT_LIMIT
         source = registry.get(provider)
+        _refuse_hidden(filters, registry)
         try:
             page = await source.search(filters, state, limit)
         except ValueError as exc:  # page state rejected by the adapter: a forged or stale cursor
@@ -79,7 +85,9 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
             ) from exc
         next_cursor = None
         if page.state is not None:
-            next_cursor = cursors.encode(provider, filters.model_dump(mode="json", exclude_none=True), page.state)
+            dumped = filters.model_dump(mode="json", exclude_none=True)
+            # The default page size is left out: the cursor stays as short as before for most searches.
+            next_cursor = cursors.encode(provider, dumped, page.state, None if limit == DEFAULT_LIMIT else limit)
         result = SearchResult(
             provider=provider,
             sandbox=source.sandbox,
@@ -89,7 +97,7 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
             truncated=next_cursor is not None,
             notes=page.notes or None,
         )
-        return tool_result(result, search_text(result, page.cases))
+        return search_result(result, page.cases)
 
     server.add_tool(search_cases, name=NAME, description=DESCRIPTION, annotations=ANNOTATIONS)
     if registry.configured:
@@ -138,7 +146,7 @@ def _choose_provider(
 
 def _continue(
     cursor: str, provider: ProviderName | None, given: dict[str, BaseModel]
-) -> tuple[ProviderName, BaseModel, dict[str, Any]]:
+) -> tuple[ProviderName, BaseModel, dict[str, Any], int | None]:
     fix = "Pass next_cursor exactly as returned, or start again without cursor."
     try:
         data = cursors.decode(cursor)
@@ -161,4 +169,20 @@ def _continue(
                 "filters cannot change in the middle of a search",
                 "Call with only cursor to continue, or without cursor to start a new search.",
             )
-    return cursor_provider, filters, data.state
+    return cursor_provider, filters, data.state, data.page_size
+
+
+def _refuse_hidden(filters: BaseModel, registry: SourceRegistry) -> None:
+    """A filter on a property the deployment hides would tell which cases hold a value: refused."""
+    hidden = registry.privacy.hidden_properties
+    if not hidden or not isinstance(filters, CommCareFilters):
+        return
+    named = [*(filters.properties or {}), *(filters.show_properties or [])]
+    for name in named:
+        if name in hidden:
+            raise invalid(
+                f"commcare.properties.{name}",
+                f"the property {name!r} is hidden on this server (COMMCARE_HIDDEN_PROPERTIES)",
+                "Search without it; this deployment never shows or filters on that property.",
+                provider="commcare",
+            )

@@ -40,10 +40,12 @@ INTEGER_FILTERS = frozenset({*vocab.FILTERS, "state", "court", "special_collecti
 PAGING_PARAMS = frozenset({"cursor", "no_cache"})
 
 
-def build(*, token: str = SANDBOX_TOKEN, page_size: int = 20, seed: int = 2026) -> Emulator:
-    """A fresh emulator (its own faults and request log) over the shared data for ``seed``."""
+def build(
+    *, token: str = SANDBOX_TOKEN, page_size: int = 20, seed: int = 2026, data: Dataset | None = None
+) -> Emulator:
+    """A fresh emulator (its own faults and request log) over the shared data for ``seed`` (or ``data``)."""
     emulator = Emulator("clearinghouse")
-    api = _Api(dataset(seed), token, page_size)
+    api = _Api(dataset(seed) if data is None else data, token, page_size)
     routes = [
         Route("/api/v1/test", api.test),
         Route(PREFIX + "/test", api.test),
