@@ -1,5 +1,6 @@
 """Concurrency: 100 concurrent ``search_cases`` over HTTP against a slow provider, against one call alone.
-References: the same burst on the bare server (tool sleeps as long as the provider) and on the provider client.
+References: the same burst on the bare server (tool sleeps as long as the provider) and on the provider client;
+and the burst spread over two casebridge worker processes against one (stateless workers, no affinity).
 
 The timed calls go through ``LightClient``, a minimal HTTP/1.1 client on asyncio streams: the bench
 process shares the machine's CPUs with the server and the emulators, and the SDK client alone would
@@ -232,6 +233,30 @@ async def _together_and_alone(call: Call, config: Config, cpu: _Cpu) -> tuple[fl
     return median(together), median(alone)
 
 
+async def _two_workers_vs_one(
+    urls: list[str], name: str, arguments: dict[str, Any], config: Config
+) -> tuple[float, float]:
+    """Median times of a burst spread evenly over the workers at ``urls`` and of the same burst on the first alone."""
+    clients = [LightClient(url, name, arguments) for url in urls]
+
+    async def burst(over: list[LightClient]) -> None:
+        async with anyio.create_task_group() as tg:
+            for i in range(config.concurrency):
+                tg.start_soon(over[i % len(over)].call)
+
+    try:
+        await burst(clients)  # warm-up: every worker's pools and caches
+        spread: list[float] = []
+        single: list[float] = []
+        for _ in range(config.burst_runs):
+            single.append(await _timed(lambda: burst(clients[:1])))
+            spread.append(await _timed(lambda: burst(clients)))
+        return median(spread), median(single)
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
 async def _timed(fn: Callable[[], Awaitable[None]]) -> float:
     start = time.perf_counter()
     await fn()
@@ -245,6 +270,10 @@ def run(lab: Lab, config: Config) -> list[Row]:
         with lab.http_server() as (url, pid):
             ours_cpu = _Cpu({"server": pid, "emulator": lab.emulator_pid})
             ours = anyio.run(_burst_vs_alone, url, "search_cases", SEARCHES[PROVIDER].arguments, config, ours_cpu)
+        with lab.http_server() as (first, _), lab.http_server() as (second, _):  # stateless workers: no affinity
+            workers = anyio.run(
+                _two_workers_vs_one, [first, second], "search_cases", SEARCHES[PROVIDER].arguments, config
+            )
         direct_cpu = _Cpu({"emulator": lab.emulator_pid})
         direct = anyio.run(_direct_burst_vs_alone, lab, config, direct_cpu)
     finally:
@@ -256,6 +285,16 @@ def run(lab: Lab, config: Config) -> list[Row]:
     return [
         Row("concurrency", f"search_cases {PROVIDER}: {figure}", *ours, "ms", "ratio", TARGET_RATIO, config.burst_runs),
         ours_cpu.row("search_cases", config.burst_runs),
+        Row(
+            "concurrency",
+            f"search_cases {PROVIDER}: {config.concurrency} concurrent calls over two workers vs one, HTTP,"
+            f" +{config.latency * 1000:g} ms",
+            *workers,
+            "ms",
+            "ratio",
+            None,
+            config.burst_runs,
+        ),
         Row(
             "concurrency",
             f"reference: bare server, sleeping tool: {figure}",

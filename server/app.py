@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, RequestStateSecurity
 from mcp.server.mcpserver.exceptions import ToolError
@@ -21,7 +23,7 @@ from pydantic import AnyUrl
 from providers import __version__
 from providers.http import request_budget
 from server.schema import compact_schema, header_schema
-from tools import Registration, register_all
+from tools import Registration, privacy, register_all
 from tools.actions import LedgerError
 from tools.errors import ToolFailure, failure_from_exception
 from tools.get_case import split_ref
@@ -109,7 +111,7 @@ class CasebridgeServer(MCPServer[Any]):
         self, uri: AnyUrl | str, context: Context[Any, Any] | None = None
     ) -> Iterable[ReadResourceContents] | InputRequiredResult:
         self._register_deferred()
-        with request_budget():
+        with request_budget(), privacy.applied(self.registry.privacy):
             contents = await super().read_resource(uri, context)
         redact = self.registry.redactor
         if not redact or isinstance(contents, InputRequiredResult):
@@ -125,8 +127,15 @@ class CasebridgeServer(MCPServer[Any]):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         deadline = max(self.tool_deadline, USER_CONFIRMATION_SECONDS) if name in WAITS_FOR_USER else self.tool_deadline
+        refusal = None
+        if self.settings.auth is not None and context is not None:
+            from server.oauth import missing_write_scope
+
+            refusal = missing_write_scope(context.request_context.request, name)
         try:
-            with anyio.fail_after(deadline), request_budget():
+            if refusal is not None:
+                raise refusal
+            with anyio.fail_after(deadline), request_budget(), privacy.applied(self.registry.privacy):
                 result = await super().call_tool(name, arguments, context)
             return self._redacted(result)
         except TimeoutError:
@@ -141,6 +150,7 @@ class CasebridgeServer(MCPServer[Any]):
             failure = failure_from_exception(exc)
             if failure.category == "internal":
                 log.error("tool %s crashed", name, exc_info=exc.__cause__ or exc)
+        privacy.mask_failure(failure, self.registry.privacy)
         return self._redacted(
             CallToolResult(
                 content=[TextContent(type="text", text=failure.render())],
@@ -202,7 +212,11 @@ def _provider_of(arguments: Any) -> str | None:
 
 
 def build_server(
-    registry: SourceRegistry, *, log_level: LogLevel = "WARNING", shared_request_state: bool = False
+    registry: SourceRegistry,
+    *,
+    log_level: LogLevel = "WARNING",
+    shared_request_state: bool = False,
+    oauth: tuple[AuthSettings, TokenVerifier] | None = None,
 ) -> CasebridgeServer:
     """The server for ``registry``.
 
@@ -210,6 +224,9 @@ def build_server(
     with a key kept in the ledger instead of a per-process one, so it survives a restart and any
     worker sharing the data folder can continue it. HTTP deployments want that; stdio does not,
     and it would create the ledger file at start-up.
+
+    ``oauth`` (server.oauth) makes the HTTP transports an OAuth resource server: tokens checked by the
+    SDK's bearer middleware, the caller bound to sessions and sealed state, write tools gated by scope.
     """
     security = None
     if shared_request_state and registry.ledger is not None:
@@ -226,6 +243,12 @@ def build_server(
         log_level=log_level,
         request_state_security=security,
         website_url="https://github.com/casebridge/casebridge",
+        auth=oauth[0] if oauth else None,
+        token_verifier=oauth[1] if oauth else None,
     )
+    if oauth:
+        from server.oauth import scope_gate
+
+        server.middleware.insert(0, scope_gate)
     register_all(server, registry, defer=server.defer)
     return server

@@ -1,13 +1,13 @@
-"""The append-only SQLite ledger of every change casebridge makes (orders, cancellations, reports).
+"""The append-only SQLite ledger of every change casebridge makes (orders, cancellations, reports): the default.
 
 Safe for concurrent writers (WAL, ``BEGIN IMMEDIATE``, busy timeout) and crashes (full sync). It holds the
 token-signing and request-state keys, so it is used only from a folder and file that only this user can change.
+``open_ledger`` picks it, or PostgreSQL (``server.ledger_postgres``) when ``CASEBRIDGE_DATABASE_URL`` is set.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets as _secrets
 import shlex
@@ -16,19 +16,22 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from server.terminal import printable
-from tools.actions import ORDER_STATES, Claim, Entry, LedgerError, Row
+from server.ledger_base import INSERT, Db, SqlLedger, format_table
+from tools.actions import LedgerError
 
 if TYPE_CHECKING:
     import sqlite3  # imported where used: start-up does not open the ledger
 
+    from server.settings import SettingsValues
+
+__all__ = ["FILE_NAME", "OrderLedger", "UntrustedLedger", "format_table", "open_ledger"]
+
 FILE_NAME = "ledger.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: entries.caller
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -41,13 +44,15 @@ CREATE TABLE IF NOT EXISTS entries (
     idempotency_key TEXT,
     request TEXT NOT NULL,
     detail TEXT NOT NULL,
-    sandbox INTEGER NOT NULL
+    sandbox INTEGER NOT NULL,
+    caller TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_by_key ON entries(idempotency_key, id);
 CREATE INDEX IF NOT EXISTS entries_by_provider_id ON entries(provider_id, id);
 CREATE TABLE IF NOT EXISTS used_confirmations (nonce TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
+_INDEXES = "CREATE INDEX IF NOT EXISTS entries_by_caller ON entries(caller, id);"
 
 # Every table (and its primary key) keeps its history: no UPDATE, no DELETE, and no INSERT over an
 # existing key, which is how REPLACE and upserts rewrite a row (REPLACE's implicit delete fires no
@@ -62,15 +67,21 @@ _TRIGGERS = "".join(
     for table, key in _APPEND_ONLY_TABLES.items()
 )
 
-_COLUMNS = "id, at, tool, outcome, provider, provider_id, idempotency_key, request, detail, sandbox"
+
+def open_ledger(
+    settings: SettingsValues, *, secrets: Iterable[str] = (), clock: Callable[[], float] = time.time
+) -> SqlLedger:
+    """The ledger ``settings`` name: PostgreSQL when ``CASEBRIDGE_DATABASE_URL`` is set, else SQLite (data folder)."""
+    url = settings.casebridge_database_url
+    if url is not None and url.get_secret_value():
+        from server.ledger_postgres import PostgresLedger
+
+        return PostgresLedger(url.get_secret_value(), secrets=secrets, clock=clock)
+    return OrderLedger(settings.casebridge_data_dir, secrets=secrets, clock=clock)
 
 
-class OrderLedger:
-    """The ledger file in ``data_dir``, opened on first use (start-up never touches the disk).
-
-    ``secrets`` (API keys and tokens) are scrubbed from anything written, as a last line of defence:
-    tools already write only normalised requests. ``clock`` is injectable for tests.
-    """
+class OrderLedger(SqlLedger):
+    """The ledger file in ``data_dir``, opened on first use (start-up never touches the disk)."""
 
     def __init__(
         self,
@@ -80,13 +91,11 @@ class OrderLedger:
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 10.0,
     ) -> None:
+        super().__init__(secrets=secrets, clock=clock)
         self._dir = data_dir  # None: the platform's user data folder, found on first use
-        self.clock = clock
         self.busy_timeout = busy_timeout
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
         self._ready = False
         self._lock = threading.Lock()
-        self._keys: dict[str, bytes] = {}
         self._temporary = False
 
     @classmethod
@@ -105,6 +114,10 @@ class OrderLedger:
             self._dir = default_data_dir()
         return Path(self._dir) / FILE_NAME
 
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
     def close(self) -> None:
         if self._temporary:
             shutil.rmtree(self.path.parent, ignore_errors=True)
@@ -114,9 +127,6 @@ class OrderLedger:
         return self.path.exists()
 
     # ------------------------------------------------------------------------------ plumbing
-
-    def now(self) -> float:
-        return self.clock()
 
     def _open(self) -> sqlite3.Connection:
         import sqlite3
@@ -155,13 +165,15 @@ class OrderLedger:
             try:
                 db.execute("PRAGMA journal_mode = WAL")  # persistent: recorded in the file
                 db.executescript(_SCHEMA + _TRIGGERS)  # idempotent, so concurrent first openings are harmless
+                _add_caller_column(db)
+                db.executescript(_INDEXES)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             finally:
                 db.close()
             self._ready = True
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> Iterator[Db]:
         """One write transaction holding the write lock from its start (so read-then-write is atomic
         across threads and processes)."""
         import sqlite3
@@ -184,7 +196,7 @@ class OrderLedger:
             raise LedgerError(f"{self.path}: {exc}") from exc
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> Iterator[Db]:
         import sqlite3
 
         if not self._ready:
@@ -198,159 +210,40 @@ class OrderLedger:
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from exc
 
-    def _scrub(self, value: dict[str, Any]) -> str:
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        # A lone surrogate (JSON "\ud800" from a provider) cannot be stored as UTF-8: keep it as that escape.
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-    def _insert(self, db: sqlite3.Connection, entry: Entry) -> Row:
-        at = self.now()
-        cursor = db.execute(
-            f"INSERT INTO entries ({_COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                at,
-                entry.tool,
-                entry.outcome,
-                entry.provider,
-                entry.provider_id,
-                entry.key,
-                self._scrub(entry.request),
-                self._scrub(entry.detail),
-                int(entry.sandbox),
-            ),
-        )
-        row_id = cursor.lastrowid
+    def _insert_row(self, db: Db, values: tuple[Any, ...]) -> int:
+        row_id = db.execute(INSERT, values).lastrowid  # type: ignore[attr-defined]
         assert row_id is not None
-        return Row(row_id, at, entry)
+        return int(row_id)
 
-    @staticmethod
-    def _row(values: tuple[Any, ...]) -> Row:
-        row_id, at, tool, outcome, provider, provider_id, key, request, detail, sandbox = values
-        entry = Entry(
-            tool=tool,
-            outcome=outcome,
-            request=json.loads(request),
-            provider=provider,
-            provider_id=provider_id,
-            key=key,
-            detail=json.loads(detail),
-            sandbox=bool(sandbox),
-        )
-        return Row(row_id, at, entry)
-
-    # ------------------------------------------------------------------------------ the protocol
-
-    def secret(self, name: str) -> bytes:
-        if name not in self._keys:
-            # Read, and create if missing, under the write lock: concurrent first calls agree on one key.
-            with self._tx() as db:
-                found = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-                if found is None:
-                    found = (_secrets.token_bytes(32),)
-                    db.execute("INSERT INTO meta (name, value) VALUES (?, ?)", (name, found[0]))
-            self._keys[name] = bytes(found[0])
-        return self._keys[name]
-
-    def append(self, entry: Entry) -> Row:
-        with self._tx() as db:
-            return self._insert(db, entry)
-
-    def claim(
-        self, entry: Entry, *, window: float, lease: float, nonce: str | None, after_attempt: int | None = None
-    ) -> Claim:
-        if not entry.key:
-            raise ValueError("an order claim needs an idempotency key")
-        with self._tx() as db:
-            now = self.now()
-            latest = self._order_state(db, entry.key, window)
-            known: list[str] | None = None
-            if latest is not None:
-                detail = latest.entry.detail
-                if latest.outcome == "ordered":
-                    if not self._cancelled(db, latest):
-                        return Claim("done", latest)
-                elif latest.outcome in ("pending", "sending") and latest.at >= now - lease:
-                    return Claim("busy", latest)
-                elif (
-                    latest.outcome == "failed" and after_attempt is not None and detail.get("attempt") == after_attempt
-                ):
-                    return Claim("failed", latest)
-                if latest.outcome != "ordered" and isinstance(detail.get("known"), list):
-                    known = [str(k) for k in detail["known"]]
-            if nonce is not None:
-                import sqlite3
-
-                try:
-                    db.execute("INSERT INTO used_confirmations (nonce, at) VALUES (?, ?)", (nonce, now))
-                except sqlite3.IntegrityError:
-                    return Claim("replayed", latest)
-            pending = entry if known is None else _with_detail(entry, known=known)
-            return Claim("claimed", self._insert(db, pending), known)
-
-    def find_order(self, key: str, *, window: float) -> Row | None:
-        with self._read() as db:
-            latest = self._order_state(db, key, window)
-            if latest is None or latest.outcome != "ordered" or self._cancelled(db, latest):
-                return None
-            return latest
-
-    def order_state(self, key: str, *, window: float) -> Row | None:
-        with self._read() as db:
-            return self._order_state(db, key, window)
-
-    def _order_state(self, db: sqlite3.Connection, key: str, window: float) -> Row | None:
-        marks = ",".join("?" for _ in ORDER_STATES)
-        found = db.execute(
-            f"SELECT {_COLUMNS} FROM entries WHERE idempotency_key = ? AND outcome IN ({marks}) AND at >= ?"
-            " ORDER BY id DESC LIMIT 1",
-            (key, *ORDER_STATES, self.now() - window),
-        ).fetchone()
-        return self._row(found) if found else None
-
-    @staticmethod
-    def _cancelled(db: sqlite3.Connection, ordered: Row) -> bool:
-        """Cancelled through casebridge, or found ended at Certn by a later identical order ("lapsed")."""
-        found = db.execute(
-            "SELECT 1 FROM entries WHERE provider_id = ? AND id > ? AND ((tool = 'cancel_case' AND outcome ="
-            " 'cancelled') OR (tool = 'order_case' AND outcome = 'lapsed')) LIMIT 1",
-            (ordered.entry.provider_id, ordered.id),
-        ).fetchone()
-        return found is not None
-
-    def consume(self, nonce: str) -> bool:
+    def _use_nonce(self, db: Db, nonce: str, at: float) -> bool:
         import sqlite3
 
-        with self._tx() as db:
-            try:
-                db.execute("INSERT INTO used_confirmations (nonce, at) VALUES (?, ?)", (nonce, self.now()))
-            except sqlite3.IntegrityError:
-                return False
-            return True
+        try:
+            db.execute("INSERT INTO used_confirmations (nonce, at) VALUES (?, ?)", (nonce, at))
+        except sqlite3.IntegrityError:  # the primary key, or the no_replace trigger
+            return False
+        return True
 
-    def last(self, *, tool: str, provider_id: str, outcomes: Collection[str], window: float) -> Row | None:
-        marks = ",".join("?" for _ in outcomes)
-        with self._read() as db:
-            found = db.execute(
-                f"SELECT {_COLUMNS} FROM entries WHERE provider_id = ? AND tool = ? AND outcome IN ({marks})"
-                " AND at >= ? ORDER BY id DESC LIMIT 1",
-                (provider_id, tool, *outcomes, self.now() - window),
-            ).fetchone()
-        return self._row(found) if found else None
+    def _key(self, db: Db, name: str) -> bytes:
+        # Read, and create if missing, under the write lock (BEGIN IMMEDIATE): concurrent first calls agree.
+        found = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        if found is None:
+            found = (_secrets.token_bytes(32),)
+            db.execute("INSERT INTO meta (name, value) VALUES (?, ?)", (name, found[0]))
+        return bytes(found[0])
 
-    def recent(self, limit: int = 50) -> list[Row]:
-        with self._read() as db:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM entries ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [self._row(r) for r in rows]
 
-    def rows(self, key: str) -> list[Row]:
-        """Every row of one idempotency key, oldest first."""
-        with self._read() as db:
-            rows = db.execute(
-                f"SELECT {_COLUMNS} FROM entries WHERE idempotency_key = ? ORDER BY id", (key,)
-            ).fetchall()
-        return [self._row(r) for r in rows]
+def _add_caller_column(db: sqlite3.Connection) -> None:
+    """Ledger files from before ``caller`` gain the column (NULL in old rows); under the write lock, so once."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+        if "caller" not in columns:
+            db.execute("ALTER TABLE entries ADD COLUMN caller TEXT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 class UntrustedLedger(LedgerError):
@@ -385,52 +278,3 @@ def _refuse_untrusted(path: Path, info: os.stat_result) -> None:
     else:
         return
     raise UntrustedLedger(f"{path}: {problem}", fix)
-
-
-def _with_detail(entry: Entry, **extra: Any) -> Entry:
-    return Entry(
-        tool=entry.tool,
-        outcome=entry.outcome,
-        request=entry.request,
-        provider=entry.provider,
-        provider_id=entry.provider_id,
-        key=entry.key,
-        detail={**entry.detail, **extra},
-        sandbox=entry.sandbox,
-    )
-
-
-# ---------------------------------------------------------------------------------- the table
-
-
-def _describe(entry: Entry) -> str:
-    req = entry.request
-    parts = [str(req[k]) for k in ("email", "case") if req.get(k)]
-    if req.get("checks"):
-        parts.append("+".join(str(c) for c in req["checks"]))
-    if req.get("package"):
-        parts.append(f"package {req['package']}")
-    if req.get("invite"):
-        parts.append(str(req["invite"]))
-    return " ".join(parts)
-
-
-def format_table(rows: list[Row]) -> str:
-    """``rows`` as a plain-text table, oldest at the top."""
-    if not rows:
-        return "The ledger is empty: casebridge has not ordered, cancelled or requested anything yet."
-    header = ("#", "time (UTC)", "tool", "outcome", "provider id", "request", "note")
-    lines = []
-    for row in sorted(rows, key=lambda r: r.id):
-        e = row.entry
-        when = datetime.fromtimestamp(row.at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        note = str(e.detail.get("note") or e.detail.get("message") or "")
-        outcome = e.outcome + (" [sandbox]" if e.sandbox else "")
-        provider_id = f"{e.provider}:{e.provider_id}" if e.provider_id else "-"
-        cells = (str(row.id), when, e.tool, outcome, provider_id, _describe(e)[:60], note[:60])
-        lines.append(tuple(printable(cell) for cell in cells))
-    widths = [max(len(x[i]) for x in [header, *lines]) for i in range(len(header))]
-    out = ["  ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
-    out.append("  ".join("-" * w for w in widths))
-    out.extend("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines)
-    return "\n".join(out)

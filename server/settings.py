@@ -13,13 +13,21 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+
+if TYPE_CHECKING:
+    from tools.privacy import PrivacyPolicy
 
 DEFAULT_CLEARINGHOUSE_URL = "https://clearinghouse.net/api/v2p1"
 DEFAULT_COMMCARE_URL = "https://www.commcarehq.org"
 DEFAULT_CERTN_URL = "https://api.sandbox.certn.co"
 ENV_FILE_VARIABLE = "CASEBRIDGE_ENV_FILE"  # names a file of variables; --env-file does the same
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 class SettingsValues(BaseModel):
@@ -34,6 +42,8 @@ class SettingsValues(BaseModel):
     commcare_api_key: SecretStr | None = None
     commcare_domain: str | None = None
     commcare_base_url: str = DEFAULT_COMMCARE_URL
+    # Which CommCare case API serves searches and reads: auto = v2, or v0.5 where v2 cannot or is missing.
+    commcare_case_api: Literal["auto", "v2", "v0.5"] = "auto"
     certn_api_key: SecretStr | None = None
     certn_base_url: str = DEFAULT_CERTN_URL
     casebridge_read_only: bool = False
@@ -49,6 +59,35 @@ class SettingsValues(BaseModel):
     casebridge_max_sse_sessions: int = Field(default=1000, gt=0)
     # Decoded bytes of one provider answer (providers.http.DEFAULT_MAX_BODY_BYTES, 8 MiB).
     casebridge_max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # OAuth 2.1 resource server on the HTTP transports (server/oauth.py), and operations (server/operations.py).
+    casebridge_oauth_issuer: str | None = None  # the authorization server; its metadata names the JWKS
+    casebridge_oauth_jwks_url: str | None = None  # the JWKS directly, instead of the issuer's metadata
+    casebridge_resource_url: str | None = None  # this server's canonical URL: the audience tokens must name
+    casebridge_log_format: Literal["text", "json"] = "text"
+    casebridge_shutdown_seconds: float = Field(default=50.0, gt=0)  # SIGTERM: how long calls in flight get
+    # postgresql://user:password@host/db: the ledger shared by every worker (server/ledger_postgres.py).
+    casebridge_database_url: SecretStr | None = None
+    # Privacy (tools/privacy.py): masking level, CommCare properties masked or never shown (comma lists; unset
+    # sensitive list = the documented default), and the providers whose cases get_case may reveal ("all").
+    casebridge_privacy: Annotated[Literal["standard", "strict", "off"], BeforeValidator(_lower)] = "standard"
+    commcare_sensitive_properties: str | None = None
+    commcare_hidden_properties: str | None = None
+    casebridge_allow_reveal: str | None = None
+
+    @model_validator(mode="after")
+    def _privacy_lists_are_valid(self) -> SettingsValues:
+        self.privacy_policy()  # a bad name in a list stops start-up, naming the variable and the entry
+        return self
+
+    def privacy_policy(self) -> PrivacyPolicy:
+        from tools.privacy import PrivacyPolicy
+
+        return PrivacyPolicy.from_settings(
+            self.casebridge_privacy,
+            self.commcare_sensitive_properties,
+            self.commcare_hidden_properties,
+            self.casebridge_allow_reveal,
+        )
 
     def secret_values(self) -> list[str]:
         """Every credential value, for redaction and canary checks."""
@@ -58,7 +97,13 @@ class SettingsValues(BaseModel):
             self.certn_api_key,
             self.casebridge_http_token,
         ]
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        if self.casebridge_database_url is not None:  # its password only: the rest (host, names) is not secret
+            from urllib.parse import unquote, urlsplit
+
+            password = urlsplit(self.casebridge_database_url.get_secret_value()).password
+            found += [p for p in {password or "", unquote(password or "")} if p]
+        return found
 
     def provider_status(self) -> list[ProviderStatus]:
         """Which providers are configured, and which are only half set (with what is missing)."""

@@ -62,6 +62,7 @@ def build_registry(
                 settings.commcare_domain,
                 transport=transports.get("commcare"),
                 policy=policy,
+                case_api=settings.commcare_case_api,
             ),
             sandbox="commcare" in transports,
         )
@@ -81,14 +82,17 @@ def build_registry(
     registry = SourceRegistry(sources=sources, read_only=read_only or settings.casebridge_read_only)  # type: ignore[arg-type]
     public = [v for v in (settings.commcare_username, settings.commcare_domain) if v]
     registry.redactor = Redactor(settings.secret_values(), public=public)
-    if "certn" in sources and not registry.read_only:
-        from server.ledger import OrderLedger
+    registry.privacy = settings.privacy_policy()
+    # Reveals are recorded in the ledger too, so a server that allows them has one even without Certn writes.
+    if ("certn" in sources and not registry.read_only) or registry.privacy.reveal_providers:
+        from server.ledger import OrderLedger, open_ledger
 
         secrets = settings.secret_values()
-        if "certn" in transports:  # the in-process sandbox: its ledger lives and dies with its emulator
+        if "certn" in transports or (transports and "certn" not in sources):  # the in-process sandbox:
+            # its ledger lives and dies with its emulators
             registry.ledger = OrderLedger.temporary(secrets=secrets)
-        else:
-            registry.ledger = OrderLedger(settings.casebridge_data_dir, secrets=secrets)
+        else:  # PostgreSQL when CASEBRIDGE_DATABASE_URL is set, else SQLite in the data folder
+            registry.ledger = open_ledger(settings, secrets=secrets)
     return registry
 
 

@@ -34,6 +34,7 @@ class Entry:
     key: str | None = None  # idempotency key
     detail: dict[str, Any] = field(default_factory=dict)
     sandbox: bool = False
+    caller: str | None = None  # who asked: the authenticated caller (tools.support.elicited.caller_id), if known
 
 
 @dataclass(frozen=True)

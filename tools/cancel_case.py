@@ -125,9 +125,10 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         source, client, ledger = certn_parts(registry)
         case_id = certn_case_id(registry, ref)
         request = {"case": case_id}
+        caller = elicited.caller_id(ctx)
 
         def entry(outcome: str, **detail: Any) -> Entry:
-            return Entry(NAME, outcome, request, "certn", case_id, None, detail, source.sandbox)
+            return Entry(NAME, outcome, request, "certn", case_id, None, detail, source.sandbox, caller)
 
         def result(
             status: Any, case: CertnCase, head: str, notes: list[str] | None = None, **extra: Any
@@ -150,7 +151,7 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         if flow in ("declined", "cancelled", "other"):
             await off_loop(ledger.append, entry("declined", note=f"user {flow}"))
             return result("not_cancelled", case, f"{NOTHING}: the user {flow} the confirmation.")
-        subject = {"cancel": case_id}
+        subject = consent.bound({"cancel": case_id}, caller)
         if flow == "token":
             if confirmation_token is None:
                 quote = await off_loop(consent.issue, ledger, "cancel", subject, settings.confirm_ttl)

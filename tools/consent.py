@@ -71,6 +71,12 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
+def bound(subject: dict[str, Any], caller: str | None) -> dict[str, Any]:
+    """``subject`` bound to ``caller`` too, where the transport tells callers apart (OAuth): a token or an
+    answer one person got confirms nothing for another. Unchanged without a caller (stdio, one static token)."""
+    return subject if caller is None else {**subject, "caller": caller}
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 

@@ -18,7 +18,7 @@ from tools.models import Model, Visible
 from tools.order_case import certn_parts
 from tools.registry import SourceRegistry
 from tools.render import SANDBOX_BANNER, tool_result
-from tools.support import after_send
+from tools.support import after_send, elicited
 from tools.text import is_uuid, web_link
 
 NAME = "generate_report"
@@ -60,8 +60,10 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         source, client, ledger = certn_parts(registry)
         case_id = certn_case_id(registry, ref)
 
+        caller = elicited.caller_id(ctx)
+
         def entry(outcome: str, **detail: Any) -> Entry:
-            return Entry(NAME, outcome, {"case": case_id}, "certn", case_id, None, detail, source.sandbox)
+            return Entry(NAME, outcome, {"case": case_id}, "certn", case_id, None, detail, source.sandbox, caller)
 
         previous = await off_loop(
             ledger.last, tool=NAME, provider_id=case_id, outcomes=REPORT_ROWS, window=settings.order_window
@@ -135,7 +137,8 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         lines = [SANDBOX_BANNER] if source.sandbox else []
         lines.append(
             f"Report {report_id} for {result.ref} is still being generated. Call generate_report again with the "
-            "same ref in a minute: it resumes this report instead of starting a new one."
+            "same ref in a minute: it resumes this report instead of starting a new one "
+            f"(get_case certn:report/{report_id} reads its status too)."
         )
         return tool_result(result, "\n".join(lines))
 

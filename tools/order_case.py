@@ -29,6 +29,7 @@ from tools.render import SANDBOX_BANNER, case_line, fence, tool_result
 from tools.sources.certn import CHECK_TYPE_VOCAB, CertnSource, Tag
 from tools.support import after_send, elicited
 from tools.support.existing import Existing, look
+from tools.support.order_checks import invite_change, refuse_unknown_group
 from tools.text import one_line, web_link
 
 if TYPE_CHECKING:
@@ -241,11 +242,12 @@ class Prepared:
         self.key = hashlib.sha256(consent.canonical({"certn": a.email, **identity}).encode()).hexdigest()
         # What the ledger keeps: who and what, but no date of birth or address (only that they were sent).
         self.record = self.quote.model_dump(mode="json", exclude_none=True)
+        self.caller: str | None = None  # who asks (elicited.caller_id): one caller's token cannot confirm another's
 
     @property
     def subject(self) -> dict[str, Any]:
-        """What a confirmation token is bound to: the exact body that will be sent."""
-        return {"order": self.body.to_json()}
+        """What a confirmation token is bound to: the exact body that will be sent, and the caller."""
+        return consent.bound({"order": self.body.to_json()}, self.caller)
 
     def summary(self, sandbox: bool) -> str:
         q = self.quote
@@ -293,6 +295,7 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         if not consent.can_elicit(ctx):
             return consent.NotAsked()
         source, _, ledger = certn_parts(registry)
+        await refuse_unknown_group(source, group)
         notes: list[str] = []
         done = await off_loop(ledger.find_order, order.key, window=settings.order_window)
         if done is not None:
@@ -322,18 +325,19 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         ] = None,
         package_id: Annotated[uuid.UUID | None, Field(description="A saved Certn package, instead of checks.")] = None,
         tags: Annotated[list[Tag] | None, Field(max_length=20, description="Case tags.")] = None,
-        group: Annotated[uuid.UUID | None, Field(description="Certn group id.")] = None,
+        group: Annotated[uuid.UUID | None, Field(description="Certn group id (get_case certn:groups).")] = None,
         confirmation_token: Annotated[
             str | None, Field(max_length=200, description="From the quote, once the user approved it."), Visible
         ] = None,
     ) -> Annotated[CallToolResult, OrderResult]:
         order = Prepared(applicant, invite, check_types, package_id, tags, group)
+        order.caller = elicited.caller_id(ctx)
         source, client, ledger = certn_parts(registry)
         sandbox = source.sandbox
         flow = consent.answer(answer)
 
         def entry(outcome: str, provider_id: str | None = None, **detail: Any) -> Entry:
-            return Entry(NAME, outcome, order.record, "certn", provider_id, order.key, detail, sandbox)
+            return Entry(NAME, outcome, order.record, "certn", provider_id, order.key, detail, sandbox, order.caller)
 
         if flow in ("declined", "cancelled", "other"):
             await off_loop(ledger.append, entry("declined", note=f"user {flow}"))
@@ -350,6 +354,7 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
                         return await _already(source, ledger, order, found, entry)
                     await _lapsed(ledger, found, entry)
                     notes.append(found.note())
+                await refuse_unknown_group(source, group)
                 return await _quote(ledger, order, sandbox, settings, entry, notes)
             try:
                 nonce = await off_loop(
@@ -428,10 +433,13 @@ async def _already(
     else:
         summary = CaseSummary(ref=found.ref, title=found.case_id)
         status = "unknown (could not be read)"
-    result = OrderResult(
-        status="already_ordered", sandbox=source.sandbox, order=order.quote, case=summary, notes=[found.note()]
-    )
-    return tool_result(result, _text(result, f"Already ordered (not ordered again): {found.ref}, status {status}"))
+    change = invite_change(found.row.entry.request, order.quote.invite, found.ref)
+    head = f"Already ordered (not ordered again): {found.ref}, status {status}"
+    if change is not None:
+        head = f"Not ordered again: {found.ref} (status {status}) is this order with another invite flow"
+    notes = [found.note(), *([change] if change else [])]
+    result = OrderResult(status="already_ordered", sandbox=source.sandbox, order=order.quote, case=summary, notes=notes)
+    return tool_result(result, _text(result, head))
 
 
 def _text(result: OrderResult, head: str) -> str:

@@ -246,7 +246,7 @@ def test_table_is_readable(ledger: OrderLedger) -> None:
         Entry("cancel_case", "refused", {"case": "7c1f0e4e"}, provider_id="7c1f0e4e", detail={"note": "late"})
     )
     lines = format_table(ledger.recent()).splitlines()
-    assert lines[0].split() == ["#", "time", "(UTC)", "tool", "outcome", "provider", "id", "request", "note"]
+    assert lines[0].split() == ["#", "time", "(UTC)", "user", "tool", "outcome", "provider", "id", "request", "note"]
     assert set(lines[1]) <= {"-", " "}
     assert "order_case" in lines[2] and "ordered [sandbox]" in lines[2] and "certn:7c1f0e4e" in lines[2]
     assert "jane@example.com CRIMINAL_RECORD_REPORT_1 email_invite" in lines[2]

@@ -15,6 +15,7 @@ import secrets
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.request_state import RequestStateBoundary, authenticated_principal
@@ -52,12 +53,19 @@ def caller_id(ctx: Context[Any, Any]) -> str | None:
 
     stdio: None (one local user). HTTP with ``CASEBRIDGE_HTTP_TOKEN``: None too, since every holder
     of the one bearer token is the same caller. With SDK authentication (OAuth), the authenticated
-    principal: the identity the SDK also binds sealed request state to. The OAuth work fills this in.
+    principal of this very HTTP request (a Streamable HTTP session's handler runs in a task started by
+    the session's first request): its ``sub``, and ``via`` the OAuth client when that is another id.
     """
     try:
         request_context = ctx.request_context
     except ValueError:  # no request: called outside one
         return None
+    request = request_context.request
+    user = request.scope.get("user") if request is not None and hasattr(request, "scope") else None
+    if isinstance(user, AuthenticatedUser):
+        token = user.access_token
+        subject = token.subject or token.client_id
+        return subject if token.client_id in (subject, "") else f"{subject} via {token.client_id}"
     return authenticated_principal(request_context)
 
 
