@@ -19,6 +19,7 @@ from providers import __version__
 
 if TYPE_CHECKING:
     from server.app import LogLevel
+    from server.oauth import OAuthConfig
 
 log = logging.getLogger("casebridge")
 
@@ -28,12 +29,34 @@ ENV_FILE_HELP = (
     "CASEBRIDGE_ENV_FILE names, else none: a .env in the working folder is never read"
 )
 MAX_REQUEST_BODY = 1_000_000
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+USAGE = (
+    "%(prog)s [OPTIONS]              serve MCP (stdio unless --transport)\n"
+    "       %(prog)s COMMAND [ARGS]       sandbox, doctor, ledger or config (%(prog)s COMMAND --help)"
+)
+EPILOG = """\
+main environment variables (all of them: README.md, section "Configuration"):
+  CLEARINGHOUSE_API_TOKEN                               Clearinghouse API token
+  COMMCARE_USERNAME, COMMCARE_API_KEY, COMMCARE_DOMAIN  CommCare web user, API key and project space
+  CERTN_API_KEY                                         Certn API key (also enables ordering)
+  CASEBRIDGE_READ_ONLY=true                             offer no tool that changes anything
+  CASEBRIDGE_SANDBOX=true                               same as --sandbox
+  CASEBRIDGE_DATA_DIR                                   where the order ledger lives
+  CASEBRIDGE_HTTP_TOKEN                                 bearer token required on http/sse
+A provider is offered only when its credentials are set. A .env file is read only when named
+(--env-file PATH or CASEBRIDGE_ENV_FILE). Configuration table: https://github.com/casebridge/casebridge#configuration
+"""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="casebridge",
-        description="MCP server for case lookup in the Civil Rights Litigation Clearinghouse, CommCare HQ and Certn.",
+        usage=USAGE,
+        description="MCP server for case lookup in the Civil Rights Litigation Clearinghouse, CommCare HQ and Certn.\n"
+        "With no COMMAND it serves MCP: on stdio (for Claude Desktop and other MCP hosts), or on\n"
+        "Streamable HTTP or SSE with --transport http|sse.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"casebridge {__version__}")
     parser.add_argument(
@@ -43,41 +66,72 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="MCP transport (default: stdio)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address for http/sse (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port for http/sse (default: 8000)")
+    parser.add_argument("--port", type=_port, default=8000, help="port for http/sse (default: 8000)")
     parser.add_argument(
         "--sandbox",
         action="store_true",
         help="use the built-in emulators with synthetic data; no credentials needed",
     )
     parser.add_argument("--read-only", action="store_true", help="offer no tool that changes anything")
-    parser.add_argument("--log-level", default="WARNING", help="stderr log level (default: WARNING)")
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        metavar="LEVEL",
+        help=f"stderr log level: {', '.join(LOG_LEVELS)} (default: WARNING; INFO for casebridge's own lines on "
+        "http/sse, such as the address it serves)",
+    )
     parser.add_argument("--env-file", metavar="PATH", help=ENV_FILE_HELP)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=None,
+        help="stderr lines as text, or JSON lines with request id and caller "
+        "(default: CASEBRIDGE_LOG_FORMAT, else text)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands (optional; none: serve MCP)")
     sb = sub.add_parser("sandbox", help="serve the three emulators on loopback for other clients")
-    sb.add_argument("--port", type=int, default=8765, dest="sandbox_port", help="port (default: 8765)")
+    sb.add_argument("--port", type=_port, default=8765, dest="sandbox_port", help="port (default: 8765)")
     doc = sub.add_parser("doctor", help="check the configuration and each provider's credentials, print one table")
     doc.add_argument("--sandbox", action="store_true", dest="doctor_sandbox", help="check the built-in sandbox")
     led = sub.add_parser("ledger", help="print the recent orders, cancellations and report requests")
     led.add_argument("--limit", type=int, default=30, help="entries to show (default: 30)")
+    led.add_argument("--user", metavar="SUB", help="only the entries of this caller (the OAuth subject)")
+    cfg = sub.add_parser("config", help="print the MCP client configuration that starts this installation")
+    cfg.add_argument("client", choices=["claude"], help="claude: a claude_desktop_config.json block")
+    cfg.add_argument("--sandbox", action="store_true", dest="config_sandbox", help="the sandbox: no credentials")
     for command in (doc, led):  # also accepted after the command; SUPPRESS keeps one given before it
         command.add_argument("--env-file", metavar="PATH", default=argparse.SUPPRESS, help=ENV_FILE_HELP)
     return parser.parse_args(argv)
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0-65535)")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
-        stream=sys.stderr,
-        format="casebridge %(levelname)s %(name)s: %(message)s",
+        level=args.log_level or "WARNING", stream=sys.stderr, format="casebridge %(levelname)s %(name)s: %(message)s"
     )
+    if args.log_level is None and args.command is None and args.transport != "stdio":
+        # Someone reading a terminal runs an HTTP server: casebridge's own INFO lines (the address it
+        # serves, connections it closed) are shown; the SDK's per-session lines stay at WARNING.
+        log.setLevel(logging.INFO)
+    args.log_level = args.log_level or "WARNING"
     if args.command == "sandbox":
         return serve_emulators(args.sandbox_port)
+    if args.command == "config":
+        from server.client_config import print_claude_config
+
+        return print_claude_config(sandbox=args.config_sandbox)
     from server.settings import EnvFileError
 
     try:
         if args.command == "ledger":
-            return print_ledger(args.limit, args.env_file)
+            return print_ledger(args.limit, args.env_file, user=args.user)
         if args.command == "doctor":
             from server.doctor import run_doctor
             from server.settings import load_settings
@@ -90,15 +144,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from server.oauth import OAuthConfig, OAuthConfigError
     from server.settings import load_settings
 
     settings = load_settings(args.env_file)
     token = settings.casebridge_http_token.get_secret_value() if settings.casebridge_http_token else None
-    if args.transport != "stdio" and not _is_loopback(args.host) and not token:
+    try:
+        oauth = OAuthConfig.from_settings(settings) if args.transport != "stdio" else None
+    except OAuthConfigError as exc:
+        sys.stderr.write(f"casebridge: {exc}\n")
+        return 2
+    if args.transport != "stdio" and not _is_loopback(args.host) and not token and not oauth:
         sys.stderr.write(
-            f"casebridge: refusing to serve on {args.host} without CASEBRIDGE_HTTP_TOKEN; set it, or bind 127.0.0.1.\n"
+            f"casebridge: refusing to serve on {args.host} without CASEBRIDGE_HTTP_TOKEN or OAuth "
+            "(CASEBRIDGE_OAUTH_ISSUER and CASEBRIDGE_RESOURCE_URL); set one, or bind 127.0.0.1.\n"
         )
         return 2
+    if args.transport != "stdio":
+        from server.http_listen import PortUnavailable, bind
+
+        try:  # bound before anything else, so a busy port is one line and no "serving" message
+            args.listener = bind(args.host, args.port)
+        except PortUnavailable as exc:
+            sys.stderr.write(f"casebridge: {exc}\n")
+            return 1
 
     from server.app import build_server
     from server.wiring import build_registry
@@ -117,8 +186,19 @@ def serve(args: argparse.Namespace) -> int:
             "no provider is configured: every tool will explain how to configure one "
             "(or run with --sandbox to try casebridge on synthetic data)"
         )
+    from server.operations import configure_logging
+
+    configure_logging(args.log_level, args.log_format or settings.casebridge_log_format, registry.redactor)
+    verifier = None
+    if oauth is not None:
+        from server.oauth import JwtVerifier
+
+        verifier = JwtVerifier(oauth)
     server = build_server(
-        registry, log_level=_log_level(args.log_level), shared_request_state=args.transport != "stdio"
+        registry,
+        log_level=_log_level(args.log_level),
+        shared_request_state=args.transport != "stdio",
+        oauth=(oauth.auth_settings(), verifier) if oauth and verifier else None,
     )
 
     async def run() -> None:
@@ -132,10 +212,12 @@ def serve(args: argparse.Namespace) -> int:
                     )
                 await _until_signal(server.run_stdio_async, registry.aclose)
             else:
-                await _serve_http(server, args, token, settings)
+                await _serve_http(server, args, token, settings, oauth)
         finally:
             with anyio.CancelScope(shield=True):
                 await registry.aclose()
+                if verifier is not None:
+                    await verifier.aclose()
 
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(run)
@@ -165,10 +247,14 @@ async def _until_signal(fn: Any, cleanup: Any) -> None:
         tg.cancel_scope.cancel()
 
 
-async def _serve_http(server: Any, args: argparse.Namespace, token: str | None, settings: Any) -> None:
+async def _serve_http(
+    server: Any, args: argparse.Namespace, token: str | None, settings: Any, oauth: OAuthConfig | None = None
+) -> None:
     import uvicorn
 
     from server.http_guard import BodyDeadline, HttpLimits, SessionLimits, guarded_protocol
+    from server.oauth import ResourceMetadata
+    from server.operations import Operations, log_context
 
     limits = HttpLimits.from_settings(settings)
     security = _transport_security(args.host)
@@ -184,19 +270,38 @@ async def _serve_http(server: Any, args: argparse.Namespace, token: str | None, 
         live_sessions = server.session_manager._server_instances.keys  # no public view of the open sessions
     else:
         app = server.sse_app(host=args.host, max_request_body_size=MAX_REQUEST_BODY, transport_security=security)
+    server.middleware.insert(0, log_context)
     app = SessionLimits(app, limits, live_sessions=live_sessions)
     if token:
         app = BearerTokenMiddleware(app, token)
+    if oauth is not None:
+        app = ResourceMetadata(app, oauth)
     app = BodyDeadline(app, limits.body_timeout)
+    app = Operations(app, server.registry)
     config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_level="warning", access_log=False, http=guarded_protocol(limits)
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        http=guarded_protocol(limits),
+        # SIGTERM: stop listening at once, let calls in flight finish for this long, then cancel them.
+        timeout_graceful_shutdown=max(1, round(settings.casebridge_shutdown_seconds)),
+        log_config=None,  # keep casebridge's own stderr handler (JSON lines when asked)
     )
-    log.warning("casebridge %s serving %s on http://%s:%d", __version__, args.transport, args.host, args.port)
+    from server.http_listen import ENDPOINT_PATHS, TRANSPORT_NAMES, AnnouncingServer, base_url
+
+    url = base_url(args.listener) + ENDPOINT_PATHS[args.transport]
+    name = TRANSPORT_NAMES[args.transport]
+
+    def announce() -> None:
+        log.info("casebridge %s is serving MCP (%s) at %s", __version__, name, url)
+
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that
     # was installed before it; a no-op one there makes a requested shutdown exit with status 0.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
-    await uvicorn.Server(config).serve()
+    await AnnouncingServer(config, args.listener, announce).serve_bound()
 
 
 class BearerTokenMiddleware:
@@ -274,47 +379,64 @@ def serve_emulators(port: int) -> int:
     """``casebridge sandbox``: the three emulators on one loopback port, until interrupted."""
     import uvicorn
 
+    from server.http_listen import AnnouncingServer, PortUnavailable, base_url, bind
     from server.sandbox import build_emulators, combined_app
 
-    app = combined_app(build_emulators())
-    base = f"http://127.0.0.1:{port}"
+    try:
+        sock = bind("127.0.0.1", port)
+    except PortUnavailable as exc:
+        sys.stderr.write(f"casebridge: {exc}\n")
+        return 1
+    base = base_url(sock)
     from providers.certn import emulator as certn
     from providers.clearinghouse import emulator as clearinghouse
     from providers.commcare import emulator as commcare
 
-    sys.stderr.write(
-        "casebridge emulators (synthetic data) on " + base + "\n"
-        "Point a casebridge server at them with:\n"
-        f"  CLEARINGHOUSE_BASE_URL={base}/api/v2p1 CLEARINGHOUSE_API_TOKEN={clearinghouse.SANDBOX_TOKEN}\n"
-        f"  COMMCARE_BASE_URL={base} COMMCARE_DOMAIN={commcare.SANDBOX_DOMAIN} "
-        f"COMMCARE_USERNAME={commcare.SANDBOX_USERNAME} COMMCARE_API_KEY={commcare.SANDBOX_API_KEY}\n"
-        f"  CERTN_BASE_URL={base} CERTN_API_KEY={certn.SANDBOX_API_KEY}\n"
-        f"Faults: POST {base}/_emulator/<provider>/faults; requests seen: GET {base}/_emulator/<provider>/requests\n"
-    )
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    def announce() -> None:  # this command's own output, whatever the log level
+        sys.stderr.write(
+            "casebridge emulators (synthetic data) on " + base + "\n"
+            "Point a casebridge server at them with:\n"
+            f"  CLEARINGHOUSE_BASE_URL={base}/api/v2p1 CLEARINGHOUSE_API_TOKEN={clearinghouse.SANDBOX_TOKEN}\n"
+            f"  COMMCARE_BASE_URL={base} COMMCARE_DOMAIN={commcare.SANDBOX_DOMAIN} "
+            f"COMMCARE_USERNAME={commcare.SANDBOX_USERNAME} COMMCARE_API_KEY={commcare.SANDBOX_API_KEY}\n"
+            f"  CERTN_BASE_URL={base} CERTN_API_KEY={certn.SANDBOX_API_KEY}\n"
+            f"Faults: POST {base}/_emulator/<provider>/faults; "
+            f"requests seen: GET {base}/_emulator/<provider>/requests\n"
+        )
+        sys.stderr.flush()
+
+    config = uvicorn.Config(combined_app(build_emulators()), log_level="warning", access_log=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(AnnouncingServer(config, sock, announce).serve_bound)
     return 0
 
 
-def print_ledger(limit: int, env_file: str | None = None) -> int:
+def print_ledger(limit: int, env_file: str | None = None, *, user: str | None = None) -> int:
     """``casebridge ledger``: the ledger's recent entries as a table on stdout (never used by the server).
 
     Every cell is escaped for the terminal (``server.terminal``): rows quote e-mails and provider errors.
+    The ledger is the one the server would use: PostgreSQL when ``CASEBRIDGE_DATABASE_URL`` is set.
     """
-    from server.ledger import OrderLedger, format_table
+    from server.ledger import format_table, open_ledger
     from server.settings import load_settings
     from server.terminal import printable
     from tools.actions import LedgerError
 
-    ledger = OrderLedger(load_settings(env_file).casebridge_data_dir)
     out = sys.stdout  # this subcommand's output; the MCP server itself never writes here
-    where = printable(str(ledger.path))
-    if not ledger.exists():
-        out.write(f"No ledger yet at {where}: nothing has been ordered, cancelled or requested.\n")
-        return 0
     try:
-        table = format_table(ledger.recent(max(1, limit)))
+        settings = load_settings(env_file)
+        ledger = open_ledger(settings, secrets=settings.secret_values())
+        where = printable(ledger.where)
+        if not ledger.exists():
+            out.write(f"No ledger yet at {where}: nothing has been ordered, cancelled or requested.\n")
+            return 0
+        try:
+            table = format_table(ledger.recent(max(1, limit), caller=user))
+        finally:
+            ledger.close()
     except LedgerError as exc:
         sys.stderr.write(f"casebridge: {printable(str(exc))}\n")
         return 2
-    out.write(f"Ledger: {where}\n{table}\n")
+    whose = f" (user {printable(user)})" if user is not None else ""
+    out.write(f"Ledger: {where}{whose}\n{table}\n")
     return 0

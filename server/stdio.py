@@ -34,6 +34,10 @@ MAX_LINE = 32 * 1024 * 1024
 CHUNK = 256 * 1024
 # How long the last answers may take to leave once the session is over (a client that stopped reading).
 FLUSH_SECONDS = 5.0
+TERMINAL_HINT = (
+    b"casebridge: that line is not JSON-RPC. This is an MCP server: an MCP client (Claude Desktop, the MCP "
+    b"Inspector) talks to it, one JSON-RPC message per line. Ctrl-D or Ctrl-C stops it.\n"
+)
 
 ReadChunk = Callable[[], Awaitable[bytes]]
 Write = Callable[[bytes], Awaitable[None]]
@@ -62,7 +66,7 @@ async def stdio_streams(grace: float = 0.0) -> AsyncIterator[tuple[Any, Any]]:
     """
     with _claimed_std_fds() as (wire_in, wire_out):
         async with _wire(wire_in, wire_out) as (read_chunk, write):
-            session = _Session(read_chunk, write, max_line=MAX_LINE, grace=grace)
+            session = _Session(read_chunk, write, max_line=MAX_LINE, grace=grace, terminal=os.isatty(wire_in))
             async with session.streams() as streams:
                 yield streams
 
@@ -139,8 +143,11 @@ class _Session:
     so each is answered here with "Connection closed" and the tool that asked can finish.
     """
 
-    def __init__(self, read_chunk: ReadChunk, write: Write, *, max_line: int, grace: float) -> None:
+    def __init__(
+        self, read_chunk: ReadChunk, write: Write, *, max_line: int, grace: float, terminal: bool = False
+    ) -> None:
         self._read_chunk = read_chunk
+        self._terminal = terminal  # a person types the input: a bad line is explained to them on stderr
         self._write = write
         self._max_line = max_line
         self._grace = grace
@@ -204,6 +211,8 @@ class _Session:
             message = parse_line(line)
         except UnreadableLine as exc:
             log.warning("answered a stdin line that is not JSON-RPC (%d bytes): %s", len(line), exc)
+            if self._terminal:
+                os.write(2, TERMINAL_HINT)
             await self._reply(exc.reply)
             return
         if message is None:

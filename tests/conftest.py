@@ -8,7 +8,13 @@ import pytest
 from mcp import Client
 
 from server.app import CasebridgeServer
+from tests.postgres import PostgresCluster, find_bin_dir
+from tests.suite_groups import mark_heavy
 from tests.support import ERAS, Emulators, hold, make_server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_heavy(items)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -25,6 +31,18 @@ def emulators() -> Iterator[Emulators]:
     emus = Emulators().start()
     yield emus
     emus.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A real PostgreSQL server for the session (tests/postgres.py); skipped only where none is installed."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs Debian's postgresql package)")
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[dev]'")
+    cluster = PostgresCluster(bin_dir).start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -32,6 +32,19 @@ NOT_IN_BUNDLE = {
     "casebridge_max_sessions_per_peer",
     "casebridge_max_sse_sessions",
     "casebridge_max_response_bytes",
+    "commcare_case_api",  # auto finds the API itself; pinning is for servers that misreport (README)
+    # Privacy (README "Privacy"): a bundle runs with the default policy; deployments set these in the environment.
+    "casebridge_privacy",
+    "commcare_sensitive_properties",
+    "commcare_hidden_properties",
+    "casebridge_allow_reveal",
+    # HTTP deployments for a team (server/oauth.py, server/operations.py): the bundle runs stdio.
+    "casebridge_oauth_issuer",
+    "casebridge_oauth_jwks_url",
+    "casebridge_resource_url",
+    "casebridge_log_format",
+    "casebridge_shutdown_seconds",
+    "casebridge_database_url",  # the shared PostgreSQL ledger of several workers; the bundle keeps SQLite
 }
 
 
@@ -69,7 +82,8 @@ def test_secrets_are_sensitive_and_never_in_args() -> None:
         assert option.get("sensitive", False) == (SecretStr in field_types(key)), key
         assert not option.get("required", False), "every provider is optional"
     assert config["command"] == "uv"
-    assert config["args"] == ["run", "--directory", "${__dirname}", "casebridge"]
+    # uv installs exactly the bundle's uv.lock (refusing a stale one) and runs the bundle's own source.
+    assert config["args"] == ["run", "--directory", "${__dirname}", "--locked", "python", "-m", "server"]
     assert "user_config" not in json.dumps(config["args"])
 
 

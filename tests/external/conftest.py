@@ -14,22 +14,27 @@ from collections.abc import Iterator
 import pytest
 
 from providers.emulation import free_port
-from tests.external.clients import MODULES, NodeTools, install
+from tests.external.clients import MIN_NODE, NodeTools, install, node_major
 from tests.support import PYTHON, ROOT, subprocess_env
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "external: runs MCP clients written by others, from npm (needs npx)")
+    config.addinivalue_line("markers", "external: runs MCP clients written by others, from npm (needs Node and npm)")
 
 
 @pytest.fixture(scope="session")
 def node_tools() -> NodeTools:
-    if shutil.which("npx") is None:
-        pytest.skip("npx is not installed: the external clients come from npm")
-    install()
-    bin_dir = MODULES / ".bin"
+    oldest = min(MIN_NODE.values())
+    major = node_major()
+    if major is None:
+        pytest.skip("Node is not installed: the external MCP clients are npm packages (install Node >= 20)")
+    if major < oldest:
+        pytest.skip(f"the external MCP clients need Node >= {oldest}; this machine has Node {major}")
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: it installs the pinned external MCP clients")
+    bin_dir = install()
     env = subprocess_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "NO_COLOR": "1"})
-    return NodeTools(bin_dir, env)
+    return NodeTools(bin_dir, env, major)
 
 
 @pytest.fixture(scope="session")

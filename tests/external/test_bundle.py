@@ -1,12 +1,14 @@
-"""The MCP Bundle as Claude Desktop gets it: ``mcpb validate`` and ``mcpb pack`` (the real CLI), then
-the unpacked bundle started with its own ``mcp_config`` command, in sandbox mode, listing its tools.
+"""The MCP Bundle as Claude Desktop gets it: ``mcpb validate``, the documented pack command
+(``python -m tests.bundle.pack``, the real ``mcpb pack``), then the unpacked bundle started with its
+own ``mcp_config`` command, in sandbox mode, listing its tools.
 
-The command is run as written, ``uv run --directory <bundle> casebridge``, with ``uv`` from the dev
-dependencies. That is what a user's machine does: uv builds casebridge from the bundle's own files
-(so a file the bundle leaves out fails here) into a fresh environment, fetching dependencies from
-PyPI into uv's cache (seconds once the cache is warm). Swapping in this checkout's Python would
-prove nothing about the bundle's contents. ``UV_PYTHON_DOWNLOADS=never``: uv must use an installed
-Python, as the manifest's ``compatibility.runtimes.python`` promises.
+The command is run as written, ``uv run --directory <bundle> --locked python -m server``, with ``uv``
+from the dev dependencies. That is what a user's machine does: uv installs exactly the bundle's
+``uv.lock`` into a fresh environment and runs the bundle's own files (so a file the bundle leaves out
+fails here). The first start may fetch the locked wheels into uv's cache; the second starts from a
+deleted environment with ``UV_OFFLINE=1``, so nothing is resolved anew. Swapping in this checkout's
+Python would prove nothing about the bundle's contents. ``UV_PYTHON_DOWNLOADS=never``: uv must use an
+installed Python, as the manifest's ``compatibility.runtimes.python`` promises.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import re
 import shutil
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from tests.bundle.pack import pack
 from tests.external.clients import NodeTools
 from tests.support import ROOT, subprocess_env, text_of
 
@@ -57,37 +61,44 @@ def bundle(node_tools: NodeTools, tmp_path_factory: pytest.TempPathFactory) -> P
     assert validated.returncode == 0, validated.stdout + validated.stderr
     assert "schema validation passes" in validated.stdout.lower()
 
-    out = tmp_path_factory.mktemp("bundle") / "casebridge.mcpb"
-    packed = node_tools.run("mcpb", "pack", str(ROOT), str(out))
-    assert packed.returncode == 0, packed.stdout + packed.stderr
-    assert out.is_file()
-    return out
+    node_tools.need("mcpb")
+    return pack(tmp_path_factory.mktemp("bundle") / "casebridge.mcpb", str(node_tools.bin / "mcpb"))
 
 
 def test_bundle_holds_the_server_and_nothing_else(bundle: Path) -> None:
     with zipfile.ZipFile(bundle) as zf:
         names = zf.namelist()
     tops = {name.split("/")[0] for name in names}
-    assert tops == {"manifest.json", "icon.png", "pyproject.toml", "README.md", "server", "tools", "providers"}
+    assert tops == {
+        *("manifest.json", "icon.png", "pyproject.toml", "uv.lock", "README.md", "LICENSE"),
+        *("server", "tools", "providers"),
+    }
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert "server/cli.py" in names and "providers/clearinghouse/emulator.py" in names
 
 
-async def test_unpacked_bundle_starts_with_its_own_command(bundle: Path, tmp_path: Path) -> None:
-    root = tmp_path / "casebridge"
-    with zipfile.ZipFile(bundle) as zf:
-        zf.extractall(root)
-    manifest = json.loads((root / "manifest.json").read_text())
+def locked_versions(lock: Path) -> dict[str, str]:
+    return {p["name"]: p["version"] for p in tomllib.loads(lock.read_text())["package"] if p["name"] != "casebridge"}
+
+
+def installed_versions(root: Path) -> dict[str, str]:
+    found = {}
+    for meta in (root / ".venv").glob("lib*/python*/site-packages/*.dist-info/METADATA"):
+        fields = dict(line.split(": ", 1) for line in meta.read_text().splitlines()[:3] if ": " in line)
+        found[re.sub(r"[-_.]+", "-", fields["Name"]).lower()] = fields["Version"]
+    return found
+
+
+async def start_and_call(root: Path, manifest: dict[str, Any], **extra: str) -> None:
     config = manifest["server"]["mcp_config"]
-    assert config["command"] == "uv"
-    env = subprocess_env({key: substitute(v, root, manifest) for key, v in config["env"].items()})
+    env = subprocess_env({key: substitute(v, root, manifest) for key, v in config["env"].items()} | extra)
     env.pop("VIRTUAL_ENV", None)  # the host does not run inside our development environment
     env["PATH"] = f"{Path(uv_path()).parent}{os.pathsep}{env.get('PATH', '')}"
     env["UV_PYTHON_DOWNLOADS"] = "never"
     params = StdioServerParameters(
         command=config["command"], args=[substitute(a, root, manifest) for a in config["args"]], env=env
     )
-    # A cold uv cache downloads the dependencies first; a bound keeps a stuck install from hanging CI.
+    # A cold uv cache downloads the locked wheels first; a bound keeps a stuck install from hanging CI.
     with anyio.fail_after(UV_START_LIMIT):
         async with Client(params, mode="legacy") as client:  # type: ignore[arg-type]
             listed = {tool.name for tool in (await client.list_tools()).tools}
@@ -95,3 +106,20 @@ async def test_unpacked_bundle_starts_with_its_own_command(bundle: Path, tmp_pat
             result = await client.call_tool("search_cases", {"provider": "commcare", "limit": 1})
             assert not result.is_error, text_of(result)
             assert re.match(r"\[SANDBOX", text_of(result)), "sandbox mode came from user_config"
+
+
+async def test_unpacked_bundle_starts_from_its_lock_file(bundle: Path, tmp_path: Path) -> None:
+    root = tmp_path / "casebridge"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root)
+    manifest = json.loads((root / "manifest.json").read_text())
+    config = manifest["server"]["mcp_config"]
+    assert config["command"] == "uv" and "--locked" in config["args"]
+    await start_and_call(root, manifest)
+    locked = locked_versions(root / "uv.lock")
+    installed = installed_versions(root)
+    assert installed and all(locked.get(name) == version for name, version in installed.items()), (installed, locked)
+
+    shutil.rmtree(root / ".venv")  # a second install, offline: only what the lock names, from uv's cache
+    await start_and_call(root, manifest, UV_OFFLINE="1")
+    assert installed_versions(root) == installed
