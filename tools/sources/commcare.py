@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -241,16 +242,7 @@ class CommCareSource(Source):
             raise
         notes: list[str] = []
         truncated = False
-        parent: CaseSummary | None = None
-        if "parent" in include:
-            link = case.indices.get("parent")
-            if link is None:
-                notes.append("This case has no parent.")
-            else:
-                try:
-                    parent = self._summary(await self.client.get_case_v2(link.case_id))
-                except NotFound:
-                    notes.append(f"The parent case {link.case_id} was not found.")
+        parent = await self._parent(case, include, notes, self.client.get_case_v2)
         related: list[CaseSummary] = []
         if "children" in include:
             page = await self.client.list_cases_v2({"indices.parent": case.case_id}, limit=MAX_CHILDREN)
@@ -270,16 +262,11 @@ class CommCareSource(Source):
         case = wire.to_v2()
         notes: list[str] = []
         truncated = False
-        parent: CaseSummary | None = None
-        if "parent" in include:
-            link = case.indices.get("parent")
-            if link is None:
-                notes.append("This case has no parent.")
-            else:
-                try:
-                    parent = self._summary((await self.client.get_case_v05(link.case_id)).to_v2())
-                except NotFound:
-                    notes.append(f"The parent case {link.case_id} was not found.")
+
+        async def read_v05(case_id: str) -> CaseV2:
+            return (await self.client.get_case_v05(case_id)).to_v2()
+
+        parent = await self._parent(case, include, notes, read_v05)
         related: list[CaseSummary] = []
         if "children" in include:
             children = [c.to_v2() for c in (wire.child_cases or {}).values()]
@@ -290,6 +277,22 @@ class CommCareSource(Source):
             elif not related:
                 notes.append("This case has no child cases.")
         return self._detail(case, parent, related, notes, truncated)
+
+    async def _parent(
+        self, case: CaseV2, include: frozenset[str], notes: list[str], read: Callable[[str], Awaitable[CaseV2]]
+    ) -> CaseSummary | None:
+        """The parent's summary when asked for (``read`` fetches a case on the API serving this one)."""
+        if "parent" not in include:
+            return None
+        link = case.indices.get("parent")
+        if link is None:
+            notes.append("This case has no parent.")
+            return None
+        try:
+            return self._summary(await read(link.case_id))
+        except NotFound:
+            notes.append(f"The parent case {link.case_id} was not found.")
+            return None
 
     def _detail(
         self, case: CaseV2, parent: CaseSummary | None, related: list[CaseSummary], notes: list[str], truncated: bool
