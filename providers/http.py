@@ -13,16 +13,18 @@ import email.utils
 import json
 import logging
 import math
+import random
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
 import httpx2 as httpx
+from pydantic import BaseModel, ValidationError
 
 from providers import __version__
 from providers.errors import (
@@ -35,6 +37,7 @@ from providers.errors import (
 )
 from providers.redaction import Redactor as Redactor
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 log = logging.getLogger("casebridge.http")
 # httpx2 logs every request URL at INFO; query strings can hold personal data (applicant e-mails).
 logging.getLogger("httpx2").setLevel(logging.WARNING)
@@ -154,8 +157,8 @@ class ProviderHTTP:
     """One pooled ``AsyncClient`` for one provider, with its auth header, retries and deadline.
 
     ``get`` retries connection errors, timeouts, 429 and 502/503/504 with capped, jittered
-    exponential backoff (stamina); ``post`` never retries, because a POST that may have reached
-    the service must not be sent twice blindly. Both return the final response whatever its
+    exponential backoff (stamina); ``post`` and ``put`` never retry, because a write that may have
+    reached the service must not be sent twice blindly. Both return the final response whatever its
     status: turning a status into a typed error is the provider client's job, since each service
     words its errors differently.
     """
@@ -237,20 +240,44 @@ class ProviderHTTP:
         return isinstance(exc, httpx.TransportError)
 
     async def get(self, url: str, params: QueryParams | None = None) -> httpx.Response:
-        """GET ``url`` (relative to the base, or absolute on the same host) with retries."""
-        import stamina  # here, not at module level: it and tenacity add ~15 ms to every start-up
+        """GET ``url`` (relative to the base, or absolute on the same host) with retries.
 
+        The first attempt runs outside the retry machinery: nearly every call needs no retry, and
+        entering stamina's retry context costs about 0.3 ms of CPU a call (bench/, "vs naive"). Only a
+        retryable failure enters it, after the first backoff, for the attempts that remain.
+        """
         p = self.policy
         query = _clean_params(params)
         last: httpx.Response | None = None
         try:
             with anyio.fail_after(p.deadline):
+                started = time.monotonic()
+                try:
+                    response = await self._send("GET", url, params=query)
+                except httpx.TransportError as exc:
+                    if p.attempts <= 1:
+                        raise
+                    wait = self._retry_hook(exc)
+                else:
+                    if response.status_code not in RETRY_STATUSES:
+                        return response
+                    last = response
+                    wait = self._retry_hook(_RetryableStatus(response))
+                    if wait is False or p.attempts <= 1:
+                        return response
+                import stamina  # here, not at module level: it and tenacity add ~15 ms to every start-up
+
+                # The wait stamina would have made before its second attempt, then its loop for the rest
+                # (starting one doubling further, so every wait is the one a single loop would make).
+                await anyio.sleep(
+                    min(p.wait_max, p.wait_initial + random.uniform(0, p.wait_jitter)) if wait is True else wait
+                )
                 try:
                     async for attempt in stamina.retry_context(
                         on=self._retry_hook,
-                        attempts=p.attempts,
-                        timeout=p.deadline,
-                        wait_initial=p.wait_initial,
+                        attempts=p.attempts - 1,
+                        timeout=max(0.001, p.deadline - (time.monotonic() - started)),
+                        wait_initial=p.wait_initial * 2,
                         wait_max=p.wait_max,
                         wait_jitter=p.wait_jitter,
                     ):
@@ -283,10 +310,17 @@ class ProviderHTTP:
     async def post(self, url: str, json: Any = None) -> httpx.Response:
         """POST once. A transport failure is raised as ``Timeout``/``Unavailable`` whose
         ``maybe_sent`` tells whether the request could have reached the service."""
+        return await self._write("POST", url, json)
+
+    async def put(self, url: str, json: Any = None) -> httpx.Response:
+        """PUT once, never retried, like ``post`` (a CommCare PUT can create: the ``ext/<id>/`` upsert)."""
+        return await self._write("PUT", url, json)
+
+    async def _write(self, method: str, url: str, json: Any) -> httpx.Response:
         p = self.policy
         try:
             with anyio.fail_after(p.deadline):
-                return await self._send("POST", url, json=json)
+                return await self._send(method, url, json=json)
         except MalformedResponse as exc:
             exc.maybe_sent = True  # the request was sent: only its answer was unusable
             raise
@@ -346,6 +380,24 @@ def json_body(provider: str, response: httpx.Response) -> Any:
     if _deeper_than(data, MAX_JSON_DEPTH):
         raise _too_deep(provider, response)
     return data
+
+
+def json_model(provider: str, response: httpx.Response, model: type[ModelT]) -> ModelT:
+    """The response's JSON validated as ``model``, with ``json_body``'s guarantees.
+
+    A body with no more brackets than ``MAX_JSON_DEPTH`` cannot nest deeper than that, so it is parsed
+    and validated in one step by pydantic (about 0.2 ms less a page than ``json.loads`` then
+    ``model_validate``). Larger bodies, and any body pydantic cannot parse, take ``json_body``'s way, which
+    names the fault (invalid UTF-8, not JSON, too deep). A ``ValidationError`` is the caller's to word.
+    """
+    content = response.content
+    if content.count(b"{") + content.count(b"[") <= MAX_JSON_DEPTH:
+        try:
+            return model.model_validate_json(content)
+        except ValidationError as exc:
+            if not any(e["type"] == "json_invalid" for e in exc.errors(include_url=False)):
+                raise
+    return model.model_validate(json_body(provider, response))
 
 
 def json_or_none(response: httpx.Response) -> Any:

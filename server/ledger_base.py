@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from server.terminal import printable
-from tools.actions import ORDER_STATES, Claim, Entry, Row
+from tools.actions import DONE_STATES, ORDER_STATES, Claim, Entry, Row
 
 COLUMNS = "id, at, tool, outcome, provider, provider_id, idempotency_key, request, detail, sandbox, caller"
 INSERT = f"INSERT INTO entries ({COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -109,7 +109,7 @@ class SqlLedger:
             known: list[str] | None = None
             if latest is not None:
                 detail = latest.entry.detail
-                if latest.outcome == "ordered":
+                if latest.outcome in DONE_STATES:
                     if not self._cancelled(db, latest):
                         return Claim("done", latest)
                 elif latest.outcome in ("pending", "sending") and latest.at >= now - lease:
@@ -118,7 +118,7 @@ class SqlLedger:
                     latest.outcome == "failed" and after_attempt is not None and detail.get("attempt") == after_attempt
                 ):
                     return Claim("failed", latest)
-                if latest.outcome != "ordered" and isinstance(detail.get("known"), list):
+                if latest.outcome not in DONE_STATES and isinstance(detail.get("known"), list):
                     known = [str(k) for k in detail["known"]]
             if nonce is not None and not self._use_nonce(db, nonce, now):
                 return Claim("replayed", latest)
@@ -128,7 +128,7 @@ class SqlLedger:
     def find_order(self, key: str, *, window: float) -> Row | None:
         with self._read() as db:
             latest = self._order_state(db, key, window)
-            if latest is None or latest.outcome != "ordered" or self._cancelled(db, latest):
+            if latest is None or latest.outcome not in DONE_STATES or self._cancelled(db, latest):
                 return None
             return latest
 

@@ -291,7 +291,7 @@ class ResourceMetadata:
         await send({"type": "http.response.body", "body": self.body if scope["method"] == "GET" else b""})
 
 
-WRITE_TOOLS = frozenset({"order_case", "cancel_case", "generate_report"})
+WRITE_TOOLS = frozenset({"order_case", "cancel_case", "generate_report", "update_case"})
 
 
 def granted_scopes(request: Any) -> list[str] | None:

@@ -47,6 +47,7 @@ class SettingsValues(BaseModel):
     certn_api_key: SecretStr | None = None
     certn_base_url: str = DEFAULT_CERTN_URL
     casebridge_read_only: bool = False
+    commcare_writes: Annotated[Literal["on", "off"], BeforeValidator(_lower)] = "on"  # update_case offered or not
     casebridge_data_dir: Path | None = None
     casebridge_http_token: SecretStr | None = None
     casebridge_sandbox: bool = False  # same as --sandbox: synthetic data, no credentials

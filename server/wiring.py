@@ -83,8 +83,10 @@ def build_registry(
     public = [v for v in (settings.commcare_username, settings.commcare_domain) if v]
     registry.redactor = Redactor(settings.secret_values(), public=public)
     registry.privacy = settings.privacy_policy()
-    # Reveals are recorded in the ledger too, so a server that allows them has one even without Certn writes.
-    if ("certn" in sources and not registry.read_only) or registry.privacy.reveal_providers:
+    registry.commcare_writes = settings.commcare_writes == "on"
+    writes = "certn" in sources or ("commcare" in sources and registry.commcare_writes)
+    # Reveals are recorded in the ledger too, so a server that allows them has one even without writes.
+    if (writes and not registry.read_only) or registry.privacy.reveal_providers:
         from server.ledger import OrderLedger, open_ledger
 
         secrets = settings.secret_values()

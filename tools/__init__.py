@@ -32,6 +32,10 @@ def register_all(
         order_case.register(server, registry)
         cancel_case.register(server, registry)
         generate_report.register(server, registry)
+    if not registry.read_only and registry.commcare_writes and "commcare" in registry.sources and registry.ledger:
+        from tools import update_case
+
+        update_case.register(server, registry)
 
     # Completions stay here: the handler is what puts "completions" in the server's capabilities.
     prompts.register_completions(server, registry)

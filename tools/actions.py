@@ -15,7 +15,9 @@ import anyio.to_thread
 # pending (claimed) -> sending (POST about to leave) -> ordered | failed | uncertain. A "sending" row
 # that stays the latest means the outcome could not be recorded: the order may exist. A later
 # "lapsed" row (not a state) says the ordered case was found cancelled or expired at Certn.
-ORDER_STATES = ("pending", "sending", "ordered", "failed", "uncertain")
+ORDER_STATES = ("pending", "sending", "ordered", "written", "failed", "uncertain")
+# The outcomes that finish a claim: an order placed, or a CommCare change written (update_case).
+DONE_STATES = ("ordered", "written")
 
 
 class LedgerError(Exception):

@@ -23,7 +23,9 @@ from tools.actions import ActionLedger
 from tools.errors import ToolFailure
 
 TOKEN_PREFIX = "cb1"
-_TOKEN = re.compile(r"^cb1\.(order|cancel)\.(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{32})$")
+_TOKEN = re.compile(
+    r"^cb1\.(order|cancel|update)\.(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{32})$"
+)
 KEY_NAME = "confirmation-token-key"
 
 
@@ -118,7 +120,7 @@ def verify(ledger: ActionLedger, token: str, purpose: str, subject: Any, *, ttl:
     """
     match = _TOKEN.match(token.strip())
     if match is None or match.group(1) != purpose:
-        what = {"order": "an order", "cancel": "a cancellation"}.get(purpose, purpose)
+        what = {"order": "an order", "cancel": "a cancellation", "update": "a CommCare change"}.get(purpose, purpose)
         raise ConfirmationRefused(
             "tampered", f"{nothing}: confirmation_token is not one this server issued for {what}.", fix
         )

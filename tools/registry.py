@@ -27,6 +27,7 @@ class SourceRegistry:
     sources: dict[ProviderName, Source] = field(default_factory=dict)
     sandbox: bool = False
     read_only: bool = False
+    commcare_writes: bool = True  # COMMCARE_WRITES=off: no update_case, whatever else is offered
     # Per-tool rewrites of the published input schema, e.g. to offer only configured providers.
     schema_hooks: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
     # Where order_case, cancel_case and generate_report record what they do (injected by the server).

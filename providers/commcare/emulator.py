@@ -1,5 +1,5 @@
-"""CommCare HQ emulator: v0.5 list/detail and Case Data API v2 reads over one data set, with the fact
-sheet's error bodies, auth and throttling. Read-only (writes get 405); ``query`` is not evaluated (400)."""
+"""CommCare HQ emulator: v0.5 list/detail and the Case Data API v2 (reads, and writes in emulator_writes)
+over one data set, with the fact sheet's error bodies, auth and throttling; ``query`` is not evaluated (400)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from providers.commcare.data import CaseRecord, Dataset, dataset
+from providers.commcare.emulator_writes import CaseWriter, WriteRefused, copy_dataset
 from providers.emulation import Emulator, QueryCache
 
 SANDBOX_DOMAIN = "casebridge-sandbox"
@@ -395,8 +396,12 @@ class _CommCare:
         self.api_key = api_key
         self.throttle = throttle
         self.hits: dict[str, deque[float]] = {}
-        # Read-only emulator: the data set never changes, so matches, cursor keys and the wire objects
-        # of list pages are computed once (wire objects are never mutated: callers copy to add keys).
+        self._written = False  # the data set is the process-wide seed's until the first write copies it
+        self._forget()
+
+    def _forget(self) -> None:
+        # Between writes the data set does not change, so matches, cursor keys and the wire objects of
+        # list pages are computed once (wire objects are never mutated: callers copy to add keys).
         self._matches: QueryCache[_Matched] = QueryCache()
         self._cursor_keys: dict[str, tuple[str, str]] = {}
         self._v2_objs: dict[str, dict[str, Any]] = {}
@@ -449,9 +454,11 @@ class _CommCare:
         wait = self._throttled(self.username)
         if wait is not None:
             return Response(b"", status_code=429, headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        rest: str = request.path_params["rest"]
+        if request.method in ("POST", "PUT") and self.v2 and rest.startswith("case/v2"):
+            return await self._v2_write(request, rest)
         if request.method not in ("GET", "HEAD"):
             return JSONResponse({"error": "Request method not allowed"}, status_code=405)
-        rest: str = request.path_params["rest"]
         items = list(request.query_params.multi_items())
         try:
             if rest == "v0.5/case/":
@@ -586,6 +593,33 @@ class _CommCare:
             url = request.url
             body["next"] = f"{url.scheme}://{url.netloc}/a/{self.domain}/api/case/v2/?cursor={quote(token, safe='')}"
         return JSONResponse(body)
+
+    async def _v2_write(self, request: Request, rest: str) -> Response:
+        """POST/PUT on the v2 case API. No await between reading the data and writing it: atomic."""
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse({"error": "Payload is not valid JSON"}, status_code=400)
+        if not self._written:
+            self.data, self._written = copy_dataset(self.data), True
+        writer = CaseWriter(self.data, self.username, lambda c: _v2(c, self.domain))
+        tail = rest[len("case/v2") :].lstrip("/")
+        try:
+            if tail == "":
+                answer = writer.post(body) if request.method == "POST" else writer.put(body)
+            elif request.method != "PUT" or tail == "bulk-fetch/":
+                return JSONResponse({"error": "Request method not allowed"}, status_code=405)
+            elif tail.startswith("ext/") and tail.endswith("/") and len(tail) > len("ext//"):
+                answer = writer.put_external(tail[len("ext/") : -1], body)
+            elif "/" not in tail.rstrip("/"):
+                answer = writer.put_case(tail.rstrip("/"), body)
+            else:
+                return Response(b"", status_code=404)
+        except WriteRefused as exc:
+            return JSONResponse({"error": exc.message}, status_code=400)
+        finally:
+            self._forget()
+        return JSONResponse(answer)
 
     def _v2_by_ids(self, raw: str) -> Response:
         ids = [i for i in raw.split(",") if i]

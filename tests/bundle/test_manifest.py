@@ -32,6 +32,7 @@ NOT_IN_BUNDLE = {
     "casebridge_max_sessions_per_peer",
     "casebridge_max_sse_sessions",
     "casebridge_max_response_bytes",
+    "commcare_writes",  # on by default; a deployment turns CommCare writes off in its environment (README)
     "commcare_case_api",  # auto finds the API itself; pinning is for servers that misreport (README)
     # Privacy (README "Privacy"): a bundle runs with the default policy; deployments set these in the environment.
     "casebridge_privacy",

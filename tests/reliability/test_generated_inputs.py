@@ -206,8 +206,15 @@ def request_problems(provider: str, request: RecordedRequest, tool: str = "searc
             if tool != "generate_report" or not _is_uuid(path.split("/")[4]):
                 problems.append(f"{tool} started a report at {path}")
         elif path.startswith("/api/public/cases/report-files/"):
-            if tool != "generate_report" or request.query:
+            if tool not in ("generate_report", "get_case") or request.query:
                 problems.append(f"{tool} read {path}")
+        elif path == "/api/public/groups/":
+            # The fact sheet's group list: get_case certn:groups, and order_case checking its group.
+            if tool not in ("get_case", "order_case"):
+                problems.append(f"{tool} listed groups")
+            for key, value in request.query:
+                if key not in ("page", "page_size") or not value.isdigit():
+                    problems.append(f"groups {key}={value!r}")
         else:
             match = re.fullmatch(r"/api/public/cases/([^/]+)/(supplementary-information/|supplementary-files/)?", path)
             if not match or not _is_uuid(match.group(1)) or request.query:

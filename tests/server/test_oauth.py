@@ -26,7 +26,7 @@ from server.ledger import OrderLedger
 from tests.server.oauth_support import Issuer
 from tests.support import PYTHON, ROOT, Emulators, subprocess_env, text_of
 
-WRITE_TOOLS = {"order_case", "cancel_case", "generate_report"}
+WRITE_TOOLS = {"order_case", "cancel_case", "generate_report", "update_case"}
 ORDER = {
     "applicant": {"email": "jane.roe@example.org", "given_name": "Jane", "family_name": "Roe"},
     "invite": "email_invite",
@@ -187,6 +187,9 @@ async def test_read_only_scope_cannot_call_a_write_tool(served: Served, issuer: 
         result = await client.call_tool("order_case", ORDER)
         assert result.is_error
         assert "insufficient_scope" in text_of(result) and "cases:write" in text_of(result)
+        change = {"changes": [{"action": "update", "case_id": "2fd2b0a3-5c1c-4d2b-9ab3-6e4f9c8d1a77", "close": True}]}
+        refused = await client.call_tool("update_case", change)
+        assert refused.is_error and "cases:write" in text_of(refused)
         assert (await client.call_tool("search_cases", {"provider": "certn", "limit": 1})).is_error is False
 
 

@@ -83,10 +83,12 @@ def test_wrong_domain_is_403_empty(http: httpx.Client) -> None:
     assert r.content == b""
 
 
-def test_write_methods_are_405(http: httpx.Client) -> None:
-    r = http.post(V2, json={"case_type": "patient"})
-    assert r.status_code == 405
-    assert r.json() == {"error": "Request method not allowed"}
+def test_methods_v2_lacks_are_405(http: httpx.Client) -> None:
+    # POST and PUT are the v2 writes (tests/providers/commcare/test_writes.py); the rest are refused.
+    for method in ("DELETE", "PATCH"):
+        r = http.request(method, V2, json={"case_type": "patient"})
+        assert r.status_code == 405
+        assert r.json() == {"error": "Request method not allowed"}
 
 
 # -- v0.5 ----------------------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""Helpers for the update_case tests: a private CommCare emulator on loopback (its cases change) and a tmp ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from providers.commcare import emulator as commcare
+from providers.emulation import Emulator, LoopbackServer, RecordedRequest
+from server.app import CasebridgeServer, build_server
+from server.env_settings import Settings
+from server.ledger import OrderLedger
+from server.wiring import build_registry
+from tests.tools.write_support import FAST, WRITE_POLICY, FakeClock
+from tools.actions import ActionSettings
+
+V2 = f"/a/{commcare.SANDBOX_DOMAIN}/api/case/v2/"
+OWNER = "4fa8e3c7e8e14c5f9bd1e2f6c3a0d9b1"
+
+
+@dataclass
+class CommCareWorld:
+    emu: Emulator
+    url: str
+    data_dir: Path
+    clock: FakeClock = field(default_factory=FakeClock)
+    actions: ActionSettings = field(default_factory=lambda: replace(FAST))
+
+    def server(self, *, read_only: bool = False, **overrides: Any) -> CasebridgeServer:
+        fields: dict[str, Any] = {
+            "commcare_username": commcare.SANDBOX_USERNAME,
+            "commcare_api_key": SecretStr(commcare.SANDBOX_API_KEY),
+            "commcare_domain": commcare.SANDBOX_DOMAIN,
+            "commcare_base_url": self.url,
+            "casebridge_data_dir": self.data_dir,
+            **overrides,
+        }
+        settings = Settings(_env_file=None, **fields)  # type: ignore[call-arg]
+        registry = build_registry(settings, read_only=read_only, policy=WRITE_POLICY)
+        if registry.ledger is not None:
+            registry.ledger = OrderLedger(self.data_dir, secrets=settings.secret_values(), clock=self.clock)
+        registry.actions = self.actions
+        return build_server(registry)
+
+    def ledger(self) -> OrderLedger:
+        return OrderLedger(self.data_dir, clock=self.clock)
+
+    def writes(self) -> list[RecordedRequest]:
+        return [r for r in self.emu.requests if r.method in ("POST", "PUT") and r.path.startswith(V2)]
+
+
+@pytest.fixture
+def cc_world(tmp_path: Path) -> Iterator[CommCareWorld]:
+    """A fresh emulator per test: writes change its cases."""
+    emu = commcare.build()
+    server = LoopbackServer(emu.app).start()  # type: ignore[arg-type]
+    yield CommCareWorld(emu, server.url, tmp_path)
+    server.stop()
