@@ -24,6 +24,7 @@ from providers.emulation import free_port
 PYTHON = sys.executable
 CASEBRIDGE = [PYTHON, "-m", "server"]
 BARE = [PYTHON, "-m", "bench.bare_server"]
+NAIVE = [PYTHON, "-m", "bench.naive_server"]
 
 
 @dataclass(frozen=True)
@@ -287,14 +288,16 @@ class Lab:
         return self._proc.pid
 
     @contextlib.contextmanager
-    def http_server(self, bare: bool = False) -> Iterator[tuple[str, int]]:
-        """casebridge (configured for the emulators) or the bare server over Streamable HTTP.
+    def http_server(self, bare: bool = False, naive: bool = False) -> Iterator[tuple[str, int]]:
+        """casebridge (configured for the emulators), the bare server or the naive peer over Streamable HTTP.
 
         Yields the MCP URL and the server's process id (for CPU accounting).
         """
         port = free_port()
         if bare:
             command, env = [*BARE, "--http", str(port)], {}
+        elif naive:
+            command, env = [*NAIVE, "--http", str(port)], self.env()
         else:
             command, env = [*CASEBRIDGE, "--transport", "http", "--port", str(port)], self.env()
         proc = subprocess.Popen(

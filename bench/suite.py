@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bench import cold_start, concurrency, paging, per_call, result_size
+from bench import cold_start, concurrency, naive, paging, per_call, result_size
 from bench.harness import Config, Lab, Row
 
 Benchmark = Callable[[Lab, Config], list[Row]]
@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "concurrency": concurrency.run,
     "result_size": result_size.run,
     "paging": paging.run,
+    "naive": naive.run,
 }
 
 

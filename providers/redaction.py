@@ -9,6 +9,7 @@ form of every secret, built on first use).
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -23,6 +24,8 @@ _GRAM, _STRIDE = 5, 4  # _GRAM + _STRIDE - 1 <= the shortest form: every occurre
 _SAMPLES = re.compile(f"(?=(.{{{_GRAM}}})).{{{_STRIDE}}}", re.DOTALL)
 # Names casebridge itself prints: a run of a secret that is part of one of these is not redacted
 # (a sandbox key such as "sandbox-commcare-key" must not blank the word "commcare" everywhere).
+# What json.dumps(ensure_ascii=False) writes differently from the character itself.
+_JSON_ESCAPED = re.compile('["\\\\\x00-\x1f]')
 PUBLIC_WORDS = ("casebridge", "clearinghouse", "commcare", "certn", "sandbox")
 
 
@@ -45,6 +48,7 @@ class Redactor:
         self._short: tuple[str, ...] = ()  # forms shorter than MIN_ENCODED, looked for whole
         # A lower-cased run -> the lower-cased secrets it comes from, and where in them it starts.
         self._runs: dict[str, list[tuple[str, int]]] = {}
+        self._json_plain = False  # no form holds a character JSON escapes (set with the pattern)
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
@@ -82,12 +86,32 @@ class Redactor:
             return data
         if isinstance(data, str):
             return self(data)
+        if isinstance(data, dict | list | tuple) and self._whole_text_proves(data):
+            return data
+        return self._walk(data)
+
+    def _whole_text_proves(self, data: Any) -> bool:
+        """True when ``data``'s JSON text holds no secret, which proves every string in it clean.
+
+        JSON writes a string as it is unless it holds a quote, a backslash or a control character; no form
+        of a secret holds one (else this is not tried), so any string holding a form shows it in the text.
+        A match across strings only sends the caller the string-by-string way.
+        """
+        self._compiled()
+        if not self._json_plain:
+            return False
+        text = json.dumps(data, ensure_ascii=False, default=str)
+        return self(text) is text
+
+    def _walk(self, data: Any) -> Any:
+        if isinstance(data, str):
+            return self(data)
         if isinstance(data, dict):
-            return {self(k) if isinstance(k, str) else k: self.value(v) for k, v in data.items()}
+            return {self(k) if isinstance(k, str) else k: self._walk(v) for k, v in data.items()}
         if isinstance(data, list):
-            return [self.value(v) for v in data]
+            return [self._walk(v) for v in data]
         if isinstance(data, tuple):
-            return tuple(self.value(v) for v in data)
+            return tuple(self._walk(v) for v in data)
         return data
 
     def _compiled(self) -> re.Pattern[str]:
@@ -105,6 +129,7 @@ class Redactor:
                         forms.add(run)
                         self._runs.setdefault(run, []).append((low, i))
             self._short = tuple(f for f in forms if len(f) < MIN_ENCODED)
+            self._json_plain = not any(_JSON_ESCAPED.search(f) for f in forms)
             # Any _STRIDE consecutive gram offsets of a form catch each occurrence of it: take its last
             # ones, the most distinctive part of a "user:key" form.
             self._grams = frozenset(

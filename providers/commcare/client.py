@@ -26,7 +26,7 @@ from providers.http import (
     HttpPolicy,
     ProviderHTTP,
     Response,
-    json_body,
+    json_model,
     json_or_none,
     parse_retry_after,
 )
@@ -387,9 +387,8 @@ class CommCareClient:
         status = response.status_code
         try:
             if status == 200:
-                data = json_body(PROVIDER, response)
                 try:
-                    return model.model_validate(data)
+                    return json_model(PROVIDER, response, model)
                 except ValidationError as exc:
                     # The locations name the provider's own keys: untrusted text.
                     where = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:3])[:200]

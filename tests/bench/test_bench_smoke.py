@@ -14,11 +14,19 @@ from bench.suite import BENCHMARKS, run_all
 def test_every_benchmark_produces_finite_rows() -> None:
     rows = run_all(TINY)
 
-    assert {r.bench for r in rows} == {"cold start", "per-call overhead", "concurrency", "result size", "deep paging"}
-    assert len(BENCHMARKS) == 5
+    assert {r.bench for r in rows} == {
+        "cold start",
+        "per-call overhead",
+        "concurrency",
+        "result size",
+        "deep paging",
+        "vs naive",
+    }
+    assert len(BENCHMARKS) == 6
     targeted = [r for r in rows if r.target is not None]
-    # Cold start, concurrency, paging: one figure each; per-call and size: three providers; tools/list.
-    assert len(targeted) == 1 + 3 + 1 + 4 + 1
+    # Cold start, concurrency, paging: one figure each; per-call and text size: three providers; tools/list;
+    # against the naive peer: cold start, latency and CPU per stdio call (3 providers), two sizes each, the burst.
+    assert len(targeted) == 1 + 3 + 1 + 4 + 1 + (1 + 3 * 2 + 3 * 2 + 2)
     for row in rows:
         assert isinstance(row, Row)
         assert math.isfinite(row.value) and row.value > 0, row
