@@ -443,7 +443,11 @@ class LoopbackServer:
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=1)
+        if self._thread.is_alive():
+            # A hostile answer (slow drip, endless stream) may still hold a connection: don't wait it out.
+            self._server.force_exit = True
+            self._thread.join(timeout=5)
 
 
 @contextlib.contextmanager
