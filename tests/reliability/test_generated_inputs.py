@@ -51,6 +51,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _POSITIVE_ID = re.compile(r"^[1-9][0-9]{0,8}$")
 
+# Thousands of generated calls (Hypothesis run in a worker thread, so not a @given test): CI runs them.
+pytestmark = pytest.mark.heavy
+
 CH_VOCAB_IDS = {name: {str(k) for k in table} for name, table in ch_vocab.FILTERS.items()}
 CH_INTEGER = {"state", "court", "special_collection", "case_id"}
 CH_PAGING = {"cursor", "no_cache"}
