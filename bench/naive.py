@@ -93,7 +93,7 @@ async def _stdio(lab: Lab, config: Config) -> list[Row]:
     async with Client(lab.stdio_params()) as ours, Client(naive_params) as naive:
         pids = {"ours": 0, "naive": 0}
         for pid in _children() - before:
-            pids["naive" if "bench.naive_server" in _cmdline(pid) else "ours"] = pid
+            pids["naive" if "naive_server" in _cmdline(pid) else "ours"] = pid
         for name, search in SEARCHES.items():
             peer_arguments = naive_arguments(name)
 

@@ -102,9 +102,9 @@ async def _measure(lab: Lab, config: Config) -> list[Row]:
 
 async def _in_process_row(lab: Lab, clients: dict[str, Any], config: Config) -> Row:
     """``search_cases`` through ``CasebridgeServer.call_tool`` in this process against the client, same emulator."""
-    from server.app import build_server
-    from server.env_settings import Settings
-    from server.wiring import build_registry
+    from casebridge.server.app import build_server
+    from casebridge.server.env_settings import Settings
+    from casebridge.server.wiring import build_registry
 
     name = "commcare"
     search = SEARCHES[name]

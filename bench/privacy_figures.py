@@ -16,9 +16,9 @@ FIGURE = "get_case commcare patient, in-process: privacy standard vs off"
 
 @contextlib.asynccontextmanager
 async def _servers(lab: Lab) -> AsyncIterator[tuple[Any, Any, dict[str, Any]]]:
-    from server.app import build_server
-    from server.env_settings import Settings
-    from server.wiring import build_registry
+    from casebridge.server.app import build_server
+    from casebridge.server.env_settings import Settings
+    from casebridge.server.wiring import build_registry
 
     fields: dict[str, Any] = {k.lower(): v for k, v in lab.env().items()}
     registries = [

@@ -26,8 +26,8 @@ import anyio.lowlevel
 import httpx2 as httpx
 from pydantic import BaseModel, ValidationError
 
-from providers import __version__
-from providers.errors import (
+from casebridge.providers import __version__
+from casebridge.providers.errors import (
     MalformedResponse,
     ProviderError,
     RequestBudgetSpent,
@@ -35,7 +35,7 @@ from providers.errors import (
     Timeout,
     Unavailable,
 )
-from providers.redaction import Redactor as Redactor
+from casebridge.providers.redaction import Redactor as Redactor
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 log = logging.getLogger("casebridge.http")

@@ -1,5 +1,5 @@
 """``python -m server`` is the same as the ``casebridge`` command."""
 
-from server.cli import main
+from casebridge.server.cli import main
 
 raise SystemExit(main())

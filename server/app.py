@@ -20,16 +20,16 @@ from mcp.types import ResourceTemplate as MCPResourceTemplate
 from mcp.types import Tool as MCPTool
 from pydantic import AnyUrl
 
-from providers import __version__
-from providers.http import request_budget
-from server.schema import compact_schema, header_schema
-from server.sdk_output import publish_without_revalidation
-from tools import Registration, privacy, register_all
-from tools.actions import LedgerError
-from tools.errors import ToolFailure, failure_from_exception
-from tools.get_case import split_ref
-from tools.models import PROVIDERS
-from tools.registry import SourceRegistry
+from casebridge.providers import __version__
+from casebridge.providers.http import request_budget
+from casebridge.server.schema import compact_schema, header_schema
+from casebridge.server.sdk_output import publish_without_revalidation
+from casebridge.tools import Registration, privacy, register_all
+from casebridge.tools.actions import LedgerError
+from casebridge.tools.errors import ToolFailure, failure_from_exception
+from casebridge.tools.get_case import split_ref
+from casebridge.tools.models import PROVIDERS
+from casebridge.tools.registry import SourceRegistry
 
 log = logging.getLogger("casebridge")
 
@@ -74,7 +74,7 @@ class CasebridgeServer(MCPServer[Any]):
 
         Requests still running then get up to the tool deadline to be answered before they are cancelled.
         """
-        from server.stdio import stdio_streams
+        from casebridge.server.stdio import stdio_streams
 
         async with stdio_streams(grace=self.tool_deadline) as (read_stream, write_stream):
             await self._lowlevel_server.run(
@@ -130,7 +130,7 @@ class CasebridgeServer(MCPServer[Any]):
         deadline = max(self.tool_deadline, USER_CONFIRMATION_SECONDS) if name in WAITS_FOR_USER else self.tool_deadline
         refusal = None
         if self.settings.auth is not None and context is not None:
-            from server.oauth import missing_write_scope
+            from casebridge.server.oauth import missing_write_scope
 
             refusal = missing_write_scope(context.request_context.request, name)
         try:
@@ -248,7 +248,7 @@ def build_server(
         token_verifier=oauth[1] if oauth else None,
     )
     if oauth:
-        from server.oauth import scope_gate
+        from casebridge.server.oauth import scope_gate
 
         server.middleware.insert(0, scope_gate)
     register_all(server, registry, defer=server.defer)

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from providers import __version__
+from casebridge.providers import __version__
 
 if TYPE_CHECKING:
-    from server.app import LogLevel
-    from server.oauth import OAuthConfig
+    from casebridge.server.app import LogLevel
+    from casebridge.server.oauth import OAuthConfig
 
 log = logging.getLogger("casebridge")
 
@@ -124,17 +124,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":
         return serve_emulators(args.sandbox_port)
     if args.command == "config":
-        from server.client_config import print_claude_config
+        from casebridge.server.client_config import print_claude_config
 
         return print_claude_config(sandbox=args.config_sandbox)
-    from server.settings import EnvFileError
+    from casebridge.server.settings import EnvFileError
 
     try:
         if args.command == "ledger":
             return print_ledger(args.limit, args.env_file, user=args.user)
         if args.command == "doctor":
-            from server.doctor import run_doctor
-            from server.settings import load_settings
+            from casebridge.server.doctor import run_doctor
+            from casebridge.server.settings import load_settings
 
             return run_doctor(sandbox=args.sandbox or args.doctor_sandbox, settings=load_settings(args.env_file))
         return serve(args)
@@ -144,8 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from server.oauth import OAuthConfig, OAuthConfigError
-    from server.settings import load_settings
+    from casebridge.server.oauth import OAuthConfig, OAuthConfigError
+    from casebridge.server.settings import load_settings
 
     settings = load_settings(args.env_file)
     token = settings.casebridge_http_token.get_secret_value() if settings.casebridge_http_token else None
@@ -161,7 +161,7 @@ def serve(args: argparse.Namespace) -> int:
         )
         return 2
     if args.transport != "stdio":
-        from server.http_listen import PortUnavailable, bind
+        from casebridge.server.http_listen import PortUnavailable, bind
 
         try:  # bound before anything else, so a busy port is one line and no "serving" message
             args.listener = bind(args.host, args.port)
@@ -169,13 +169,13 @@ def serve(args: argparse.Namespace) -> int:
             sys.stderr.write(f"casebridge: {exc}\n")
             return 1
 
-    from server.app import build_server
-    from server.wiring import build_registry
+    from casebridge.server.app import build_server
+    from casebridge.server.wiring import build_registry
 
     transports = None
     sandbox = bool(args.sandbox or settings.casebridge_sandbox)
     if sandbox:
-        from server.sandbox import build_emulators, in_process_transports, sandbox_settings
+        from casebridge.server.sandbox import build_emulators, in_process_transports, sandbox_settings
 
         settings = sandbox_settings(settings)
         transports = in_process_transports(build_emulators())
@@ -186,12 +186,12 @@ def serve(args: argparse.Namespace) -> int:
             "no provider is configured: every tool will explain how to configure one "
             "(or run with --sandbox to try casebridge on synthetic data)"
         )
-    from server.operations import configure_logging
+    from casebridge.server.operations import configure_logging
 
     configure_logging(args.log_level, args.log_format or settings.casebridge_log_format, registry.redactor)
     verifier = None
     if oauth is not None:
-        from server.oauth import JwtVerifier
+        from casebridge.server.oauth import JwtVerifier
 
         verifier = JwtVerifier(oauth)
     server = build_server(
@@ -252,9 +252,9 @@ async def _serve_http(
 ) -> None:
     import uvicorn
 
-    from server.http_guard import BodyDeadline, HttpLimits, SessionLimits, guarded_protocol
-    from server.oauth import ResourceMetadata
-    from server.operations import Operations, log_context
+    from casebridge.server.http_guard import BodyDeadline, HttpLimits, SessionLimits, guarded_protocol
+    from casebridge.server.oauth import ResourceMetadata
+    from casebridge.server.operations import Operations, log_context
 
     limits = HttpLimits.from_settings(settings)
     security = _transport_security(args.host)
@@ -289,7 +289,7 @@ async def _serve_http(
         timeout_graceful_shutdown=max(1, round(settings.casebridge_shutdown_seconds)),
         log_config=None,  # keep casebridge's own stderr handler (JSON lines when asked)
     )
-    from server.http_listen import ENDPOINT_PATHS, TRANSPORT_NAMES, AnnouncingServer, base_url
+    from casebridge.server.http_listen import ENDPOINT_PATHS, TRANSPORT_NAMES, AnnouncingServer, base_url
 
     url = base_url(args.listener) + ENDPOINT_PATHS[args.transport]
     name = TRANSPORT_NAMES[args.transport]
@@ -379,8 +379,8 @@ def serve_emulators(port: int) -> int:
     """``casebridge sandbox``: the three emulators on one loopback port, until interrupted."""
     import uvicorn
 
-    from server.http_listen import AnnouncingServer, PortUnavailable, base_url, bind
-    from server.sandbox import build_emulators, combined_app
+    from casebridge.server.http_listen import AnnouncingServer, PortUnavailable, base_url, bind
+    from casebridge.server.sandbox import build_emulators, combined_app
 
     try:
         sock = bind("127.0.0.1", port)
@@ -388,9 +388,9 @@ def serve_emulators(port: int) -> int:
         sys.stderr.write(f"casebridge: {exc}\n")
         return 1
     base = base_url(sock)
-    from providers.certn import emulator as certn
-    from providers.clearinghouse import emulator as clearinghouse
-    from providers.commcare import emulator as commcare
+    from casebridge.providers.certn import emulator as certn
+    from casebridge.providers.clearinghouse import emulator as clearinghouse
+    from casebridge.providers.commcare import emulator as commcare
 
     def announce() -> None:  # this command's own output, whatever the log level
         sys.stderr.write(
@@ -417,10 +417,10 @@ def print_ledger(limit: int, env_file: str | None = None, *, user: str | None = 
     Every cell is escaped for the terminal (``server.terminal``): rows quote e-mails and provider errors.
     The ledger is the one the server would use: PostgreSQL when ``CASEBRIDGE_DATABASE_URL`` is set.
     """
-    from server.ledger import format_table, open_ledger
-    from server.settings import load_settings
-    from server.terminal import printable
-    from tools.actions import LedgerError
+    from casebridge.server.ledger import format_table, open_ledger
+    from casebridge.server.settings import load_settings
+    from casebridge.server.terminal import printable
+    from casebridge.tools.actions import LedgerError
 
     out = sys.stdout  # this subcommand's output; the MCP server itself never writes here
     try:

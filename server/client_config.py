@@ -32,7 +32,7 @@ def launch_command() -> tuple[str, list[str]]:
     found = shutil.which("casebridge")
     if found:
         return str(Path(found).absolute()), []
-    return str(Path(sys.executable).absolute()), ["-m", "server"]
+    return str(Path(sys.executable).absolute()), ["-m", "casebridge.server"]
 
 
 def claude_desktop_block(*, sandbox: bool) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
-from providers.errors import (
+from casebridge.providers.errors import (
     AuthenticationFailed,
     MalformedResponse,
     NotFound,
@@ -21,18 +21,18 @@ from providers.errors import (
     Timeout,
     Unavailable,
 )
-from providers.http import AsyncBaseTransport, HttpPolicy, Redactor
-from server.settings import (
+from casebridge.providers.http import AsyncBaseTransport, HttpPolicy, Redactor
+from casebridge.server.settings import (
     DEFAULT_CERTN_URL,
     DEFAULT_CLEARINGHOUSE_URL,
     DEFAULT_COMMCARE_URL,
     SettingsValues,
     load_settings,
 )
-from server.terminal import printable
+from casebridge.server.terminal import printable
 
 if TYPE_CHECKING:
-    from providers.commcare.client import CommCareClient
+    from casebridge.providers.commcare.client import CommCareClient
 
 # Short limits: a diagnosis should answer in seconds, and one retry is enough to ride out a blip.
 DOCTOR_POLICY = HttpPolicy(
@@ -204,7 +204,7 @@ def _connect(
 ) -> tuple[Callable[[], Awaitable[object]], Callable[[], Awaitable[None]]]:
     """The provider's cheapest authenticated read, and how to close its client."""
     if provider == "clearinghouse":
-        from providers.clearinghouse.client import ClearinghouseClient
+        from casebridge.providers.clearinghouse.client import ClearinghouseClient
 
         assert settings.clearinghouse_api_token is not None
         ch = ClearinghouseClient.connect(
@@ -216,7 +216,7 @@ def _connect(
         # One case by id: a tiny answer (or the API's "no results"), but still authenticated.
         return (lambda: ch.search({"case_id": 1})), ch.aclose
     if provider == "commcare":
-        from providers.commcare.client import CommCareClient
+        from casebridge.providers.commcare.client import CommCareClient
 
         assert settings.commcare_api_key is not None
         cc = CommCareClient.connect(
@@ -229,7 +229,7 @@ def _connect(
             case_api=settings.commcare_case_api,
         )
         return (lambda: _commcare_probe(cc)), cc.aclose
-    from providers.certn.client import CertnClient
+    from casebridge.providers.certn.client import CertnClient
 
     assert settings.certn_api_key is not None
     ce = CertnClient.connect(
@@ -276,7 +276,7 @@ def run_doctor(*, sandbox: bool = False, settings: SettingsValues | None = None)
     transports = None
     sandbox = sandbox or settings.casebridge_sandbox
     if sandbox:
-        from server.sandbox import build_emulators, in_process_transports, sandbox_settings
+        from casebridge.server.sandbox import build_emulators, in_process_transports, sandbox_settings
 
         settings = sandbox_settings(settings)
         transports = in_process_transports(build_emulators())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from server.settings import SettingsValues
+from casebridge.server.settings import SettingsValues
 
 
 class Settings(BaseSettings, SettingsValues):

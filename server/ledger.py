@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from server.ledger_base import INSERT, Db, SqlLedger, format_table
-from tools.actions import LedgerError
+from casebridge.server.ledger_base import INSERT, Db, SqlLedger, format_table
+from casebridge.tools.actions import LedgerError
 
 if TYPE_CHECKING:
     import sqlite3  # imported where used: start-up does not open the ledger
 
-    from server.settings import SettingsValues
+    from casebridge.server.settings import SettingsValues
 
 __all__ = ["FILE_NAME", "OrderLedger", "UntrustedLedger", "format_table", "open_ledger"]
 
@@ -74,7 +74,7 @@ def open_ledger(
     """The ledger ``settings`` name: PostgreSQL when ``CASEBRIDGE_DATABASE_URL`` is set, else SQLite (data folder)."""
     url = settings.casebridge_database_url
     if url is not None and url.get_secret_value():
-        from server.ledger_postgres import PostgresLedger
+        from casebridge.server.ledger_postgres import PostgresLedger
 
         return PostgresLedger(url.get_secret_value(), secrets=secrets, clock=clock)
     return OrderLedger(settings.casebridge_data_dir, secrets=secrets, clock=clock)
@@ -109,7 +109,7 @@ class OrderLedger(SqlLedger):
     @property
     def path(self) -> Path:
         if self._dir is None:
-            from server.settings import default_data_dir
+            from casebridge.server.settings import default_data_dir
 
             self._dir = default_data_dir()
         return Path(self._dir) / FILE_NAME
@@ -156,20 +156,23 @@ class OrderLedger(SqlLedger):
             fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
             try:
                 _refuse_untrusted(self.path, os.fstat(fd))
+                for companion in (folder / f"{FILE_NAME}-wal", folder / f"{FILE_NAME}-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        _refuse_untrusted(companion, os.stat(companion))
+                # Openers in other threads and processes take turns: switching to WAL does not wait on
+                # SQLite's busy handler, and adding a missing column is check-then-act.
+                _lock_file(fd)
+                db = self._open()
+                try:
+                    db.execute("PRAGMA journal_mode = WAL")  # persistent: recorded in the file
+                    db.executescript(_SCHEMA + _TRIGGERS)  # idempotent
+                    _add_caller_column(db)
+                    db.executescript(_INDEXES)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                finally:
+                    db.close()
             finally:
-                os.close(fd)
-            for companion in (folder / f"{FILE_NAME}-wal", folder / f"{FILE_NAME}-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    _refuse_untrusted(companion, os.stat(companion))
-            db = self._open()
-            try:
-                db.execute("PRAGMA journal_mode = WAL")  # persistent: recorded in the file
-                db.executescript(_SCHEMA + _TRIGGERS)  # idempotent, so concurrent first openings are harmless
-                _add_caller_column(db)
-                db.executescript(_INDEXES)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            finally:
-                db.close()
+                os.close(fd)  # also releases the lock
             self._ready = True
 
     @contextlib.contextmanager
@@ -278,3 +281,12 @@ def _refuse_untrusted(path: Path, info: os.stat_result) -> None:
     else:
         return
     raise UntrustedLedger(f"{path}: {problem}", fix)
+
+
+def _lock_file(fd: int) -> None:
+    """An exclusive lock on ``fd`` until it is closed (POSIX ``flock``, apart from SQLite's own locks)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: first openings are rare enough there to go without
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)

@@ -14,8 +14,8 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from server.terminal import printable
-from tools.actions import DONE_STATES, ORDER_STATES, Claim, Entry, Row
+from casebridge.server.terminal import printable
+from casebridge.tools.actions import DONE_STATES, ORDER_STATES, Claim, Entry, Row
 
 COLUMNS = "id, at, tool, outcome, provider, provider_id, idempotency_key, request, detail, sandbox, caller"
 INSERT = f"INSERT INTO entries ({COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

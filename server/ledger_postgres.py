@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from server.ledger_base import INSERT, Cursor, Db, SqlLedger
-from tools.actions import LedgerError
+from casebridge.server.ledger_base import INSERT, Cursor, Db, SqlLedger
+from casebridge.tools.actions import LedgerError
 
 if TYPE_CHECKING:
     import psycopg

@@ -20,7 +20,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import ListToolsResult
 
-from tools.errors import ToolFailure
+from casebridge.tools.errors import ToolFailure
 
 if TYPE_CHECKING:
     import jwt  # PyJWT, imported on first use: about 35 ms that stdio start-up does not need

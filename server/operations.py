@@ -17,7 +17,7 @@ import anyio.to_thread
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
-from providers import __version__
+from casebridge.providers import __version__
 
 log = logging.getLogger("casebridge.http")
 

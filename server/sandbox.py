@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from providers.emulation import Emulator
-from providers.http import ASGITransport, AsyncBaseTransport
-from server.settings import SettingsValues
+from casebridge.providers.emulation import Emulator
+from casebridge.providers.http import ASGITransport, AsyncBaseTransport
+from casebridge.server.settings import SettingsValues
 
 S = TypeVar("S", bound=SettingsValues)
 
@@ -15,18 +15,18 @@ SANDBOX_HOST = "http://sandbox.invalid"
 
 
 def build_emulators() -> dict[str, Emulator]:
-    from providers.certn import emulator as certn
-    from providers.clearinghouse import emulator as clearinghouse
-    from providers.commcare import emulator as commcare
+    from casebridge.providers.certn import emulator as certn
+    from casebridge.providers.clearinghouse import emulator as clearinghouse
+    from casebridge.providers.commcare import emulator as commcare
 
     return {"clearinghouse": clearinghouse.build(), "commcare": commcare.build(), "certn": certn.build()}
 
 
 def sandbox_settings(base: S, base_url: str = SANDBOX_HOST) -> S:
     """``base`` with every provider pointed at the emulators and their sandbox credentials."""
-    from providers.certn import emulator as certn
-    from providers.clearinghouse import emulator as clearinghouse
-    from providers.commcare import emulator as commcare
+    from casebridge.providers.certn import emulator as certn
+    from casebridge.providers.clearinghouse import emulator as clearinghouse
+    from casebridge.providers.commcare import emulator as commcare
 
     return base.model_copy(
         update={

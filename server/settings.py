@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
 if TYPE_CHECKING:
-    from tools.privacy import PrivacyPolicy
+    from casebridge.tools.privacy import PrivacyPolicy
 
 DEFAULT_CLEARINGHOUSE_URL = "https://clearinghouse.net/api/v2p1"
 DEFAULT_COMMCARE_URL = "https://www.commcarehq.org"
@@ -81,7 +81,7 @@ class SettingsValues(BaseModel):
         return self
 
     def privacy_policy(self) -> PrivacyPolicy:
-        from tools.privacy import PrivacyPolicy
+        from casebridge.tools.privacy import PrivacyPolicy
 
         return PrivacyPolicy.from_settings(
             self.casebridge_privacy,

@@ -24,7 +24,14 @@ from mcp.types import (
     RequestId,
 )
 
-from server.stdio_framing import LineSplitter, LineTooLong, UnreadableLine, error_reply, parse_line, too_long_reply
+from casebridge.server.stdio_framing import (
+    LineSplitter,
+    LineTooLong,
+    UnreadableLine,
+    error_reply,
+    parse_line,
+    too_long_reply,
+)
 
 log = logging.getLogger("casebridge.stdio")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from providers.http import AsyncBaseTransport, HttpPolicy
-from providers.redaction import Redactor
-from server.settings import SettingsValues
-from tools.registry import SourceRegistry
-from tools.sources.base import Source
+from casebridge.providers.http import AsyncBaseTransport, HttpPolicy
+from casebridge.providers.redaction import Redactor
+from casebridge.server.settings import SettingsValues
+from casebridge.tools.registry import SourceRegistry
+from casebridge.tools.sources.base import Source
 
 log = logging.getLogger("casebridge")
 
@@ -33,8 +33,8 @@ def build_registry(
                 ", ".join(status.missing),
             )
     if settings.clearinghouse_api_token and settings.clearinghouse_api_token.get_secret_value():
-        from providers.clearinghouse.client import ClearinghouseClient
-        from tools.sources.clearinghouse import ClearinghouseSource
+        from casebridge.providers.clearinghouse.client import ClearinghouseClient
+        from casebridge.tools.sources.clearinghouse import ClearinghouseSource
 
         sources["clearinghouse"] = ClearinghouseSource(
             ClearinghouseClient.connect(
@@ -51,8 +51,8 @@ def build_registry(
         and settings.commcare_api_key
         and settings.commcare_api_key.get_secret_value()
     ):
-        from providers.commcare.client import CommCareClient
-        from tools.sources.commcare import CommCareSource
+        from casebridge.providers.commcare.client import CommCareClient
+        from casebridge.tools.sources.commcare import CommCareSource
 
         sources["commcare"] = CommCareSource(
             CommCareClient.connect(
@@ -67,8 +67,8 @@ def build_registry(
             sandbox="commcare" in transports,
         )
     if settings.certn_api_key and settings.certn_api_key.get_secret_value():
-        from providers.certn.client import CertnClient
-        from tools.sources.certn import CertnSource
+        from casebridge.providers.certn.client import CertnClient
+        from casebridge.tools.sources.certn import CertnSource
 
         sources["certn"] = CertnSource(
             CertnClient.connect(
@@ -87,7 +87,7 @@ def build_registry(
     writes = "certn" in sources or ("commcare" in sources and registry.commcare_writes)
     # Reveals are recorded in the ledger too, so a server that allows them has one even without writes.
     if (writes and not registry.read_only) or registry.privacy.reveal_providers:
-        from server.ledger import OrderLedger, open_ledger
+        from casebridge.server.ledger import OrderLedger, open_ledger
 
         secrets = settings.secret_values()
         if "certn" in transports or (transports and "certn" not in sources):  # the in-process sandbox:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from mcp import Client
 
-from server.app import CasebridgeServer
+from casebridge.server.app import CasebridgeServer
 from tests.postgres import PostgresCluster, find_bin_dir
 from tests.suite_groups import mark_heavy
 from tests.support import ERAS, Emulators, hold, make_server

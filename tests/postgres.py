@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from providers.emulation import free_port
+from casebridge.providers.emulation import free_port
 
 USER = "casebridge"
 

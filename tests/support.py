@@ -12,11 +12,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from providers.emulation import Emulator, LoopbackServer
-from providers.http import HttpPolicy
-from server.app import CasebridgeServer, build_server
-from server.env_settings import Settings
-from server.wiring import build_registry
+from casebridge.providers.emulation import Emulator, LoopbackServer
+from casebridge.providers.http import HttpPolicy
+from casebridge.server.app import CasebridgeServer, build_server
+from casebridge.server.env_settings import Settings
+from casebridge.server.wiring import build_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,9 +51,9 @@ class Emulators:
     """The three emulators, each on its own loopback port."""
 
     def __init__(self) -> None:
-        from providers.certn import emulator as certn
-        from providers.clearinghouse import emulator as clearinghouse
-        from providers.commcare import emulator as commcare
+        from casebridge.providers.certn import emulator as certn
+        from casebridge.providers.clearinghouse import emulator as clearinghouse
+        from casebridge.providers.commcare import emulator as commcare
 
         self.modules = {"clearinghouse": clearinghouse, "commcare": commcare, "certn": certn}
         self.emulators: dict[str, Emulator] = {

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
-    from tools.registry import SourceRegistry
+    from casebridge.tools.registry import SourceRegistry
 
 Registration = Callable[[], None]
 
@@ -22,18 +22,18 @@ def register_all(
     runs them when a client first asks for resources or prompts spares every session's start-up the
     schemas they generate, which answering ``tools/list`` does not need (bench/, cold start).
     """
-    from tools import get_case, prompts, search_cases
+    from casebridge.tools import get_case, prompts, search_cases
 
     search_cases.register(server, registry)
     get_case.register(server, registry)
     if not registry.read_only and "certn" in registry.sources and registry.ledger is not None:
-        from tools import cancel_case, generate_report, order_case
+        from casebridge.tools import cancel_case, generate_report, order_case
 
         order_case.register(server, registry)
         cancel_case.register(server, registry)
         generate_report.register(server, registry)
     if not registry.read_only and registry.commcare_writes and "commcare" in registry.sources and registry.ledger:
-        from tools import update_case
+        from casebridge.tools import update_case
 
         update_case.register(server, registry)
 

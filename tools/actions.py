@@ -117,7 +117,7 @@ T = TypeVar("T")
 
 async def off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a blocking ledger call in a worker thread (SQLite may wait on another writer's lock)."""
-    from tools.errors import ToolFailure
+    from casebridge.tools.errors import ToolFailure
 
     try:
         return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))

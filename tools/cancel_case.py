@@ -9,20 +9,20 @@ from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from providers.certn.client import CertnCase, CertnClient
-from providers.certn.vocab import CANCELLABLE_CHECK_STATUSES, CLOSED_CHECK_STATUSES
-from providers.errors import ProviderError, Rejected
-from tools import consent
-from tools.actions import Entry, off_loop
-from tools.errors import ToolFailure, invalid
-from tools.get_case import parse_ref
-from tools.models import CaseSummary, Model, Visible
-from tools.order_case import certn_parts
-from tools.registry import SourceRegistry
-from tools.render import SANDBOX_BANNER, case_line, fence, fence_inline, tool_result
-from tools.sources.certn import CertnSource, check_status_text, check_type_text, short_id
-from tools.support import after_send, elicited
-from tools.text import one_line
+from casebridge.providers.certn.client import CertnCase, CertnClient
+from casebridge.providers.certn.vocab import CANCELLABLE_CHECK_STATUSES, CLOSED_CHECK_STATUSES
+from casebridge.providers.errors import ProviderError, Rejected
+from casebridge.tools import consent
+from casebridge.tools.actions import Entry, off_loop
+from casebridge.tools.errors import ToolFailure, invalid
+from casebridge.tools.get_case import parse_ref
+from casebridge.tools.models import CaseSummary, Model, Visible
+from casebridge.tools.order_case import certn_parts
+from casebridge.tools.registry import SourceRegistry
+from casebridge.tools.render import SANDBOX_BANNER, case_line, fence, fence_inline, tool_result
+from casebridge.tools.sources.certn import CertnSource, check_status_text, check_type_text, short_id
+from casebridge.tools.support import after_send, elicited
+from casebridge.tools.text import one_line
 
 NAME = "cancel_case"
 NOTHING = "Nothing was cancelled"

@@ -19,8 +19,8 @@ from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from tools.actions import ActionLedger
-from tools.errors import ToolFailure
+from casebridge.tools.actions import ActionLedger
+from casebridge.tools.errors import ToolFailure
 
 TOKEN_PREFIX = "cb1"
 _TOKEN = re.compile(

@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from tools.sources.base import MAX_PAGE_SIZE
+from casebridge.tools.sources.base import MAX_PAGE_SIZE
 
 VERSION = 2
 MAX_CURSOR_LENGTH = 4096

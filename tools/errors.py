@@ -8,9 +8,9 @@ from typing import Any
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from pydantic import ValidationError
 
-from providers.errors import InvalidRequest, NotConfigured, ProviderError, Timeout, Unavailable
-from tools.render import fence_inline
-from tools.text import one_line
+from casebridge.providers.errors import InvalidRequest, NotConfigured, ProviderError, Timeout, Unavailable
+from casebridge.tools.render import fence_inline
+from casebridge.tools.text import one_line
 
 PROVIDER_NAMES = {"certn": "Certn", "commcare": "CommCare", "clearinghouse": "Clearinghouse"}
 # Errors raised before any answer came back (no HTTP status): their messages are casebridge's own words.

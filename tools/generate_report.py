@@ -10,16 +10,16 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
 from pydantic import Field, ValidationError
 
-from providers.errors import NotFound, ProviderError
-from tools.actions import Entry, off_loop
-from tools.cancel_case import certn_case_id
-from tools.errors import ToolFailure
-from tools.models import Model, Visible
-from tools.order_case import certn_parts
-from tools.registry import SourceRegistry
-from tools.render import SANDBOX_BANNER, tool_result
-from tools.support import after_send, elicited
-from tools.text import is_uuid, web_link
+from casebridge.providers.errors import NotFound, ProviderError
+from casebridge.tools.actions import Entry, off_loop
+from casebridge.tools.cancel_case import certn_case_id
+from casebridge.tools.errors import ToolFailure
+from casebridge.tools.models import Model, Visible
+from casebridge.tools.order_case import certn_parts
+from casebridge.tools.registry import SourceRegistry
+from casebridge.tools.render import SANDBOX_BANNER, tool_result
+from casebridge.tools.support import after_send, elicited
+from casebridge.tools.text import is_uuid, web_link
 
 NAME = "generate_report"
 REPORT_ROWS = ("report_started", "report_complete", "report_failed")

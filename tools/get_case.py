@@ -14,15 +14,15 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, StringConstraints
 
-from providers.errors import NotFound, ProviderError
-from tools import privacy
-from tools.actions import Entry, off_loop
-from tools.errors import ToolFailure, invalid
-from tools.models import PROVIDERS, CaseDetail, Visible
-from tools.registry import SourceRegistry
-from tools.render import detail_result, detail_text, masked_detail
-from tools.sources.base import Source
-from tools.text import first_invisible
+from casebridge.providers.errors import NotFound, ProviderError
+from casebridge.tools import privacy
+from casebridge.tools.actions import Entry, off_loop
+from casebridge.tools.errors import ToolFailure, invalid
+from casebridge.tools.models import PROVIDERS, CaseDetail, Visible
+from casebridge.tools.registry import SourceRegistry
+from casebridge.tools.render import detail_result, detail_text, masked_detail
+from casebridge.tools.sources.base import Source
+from casebridge.tools.text import first_invisible
 
 NAME = "get_case"
 
@@ -144,7 +144,7 @@ def check_reveal(registry: SourceRegistry, ref: str, names: frozenset[str]) -> N
 
 async def record_reveal(registry: SourceRegistry, ctx: Context, detail: CaseDetail, names: list[str]) -> None:
     """One ledger row per reveal: when, who (where the transport knows), which case, which fields; never values."""
-    from tools.support.elicited import caller_id
+    from casebridge.tools.support.elicited import caller_id
 
     assert registry.ledger is not None  # check_reveal refused otherwise
     _, case_id = detail.ref.split(":", 1)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from tools.text import refuse_invisible
+from casebridge.tools.text import refuse_invisible
 
 ProviderName = Literal["clearinghouse", "commcare", "certn"]
 PROVIDERS: tuple[ProviderName, ...] = ("clearinghouse", "commcare", "certn")

@@ -17,24 +17,24 @@ from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, StringConstraints, field_validator
 
-from providers.certn.client import CertnCase, CertnClient
-from providers.certn.vocab import EXPLICIT_CHECK_PARENT, check_type_label
-from providers.errors import ProviderError
-from tools import consent
-from tools.actions import ActionLedger, ActionSettings, Entry, off_loop
-from tools.errors import ToolFailure, invalid
-from tools.models import CaseSummary, Model, Visible
-from tools.registry import SourceRegistry
-from tools.render import SANDBOX_BANNER, case_line, fence, tool_result
-from tools.sources.certn import CHECK_TYPE_VOCAB, CertnSource, Tag
-from tools.support import after_send, elicited
-from tools.support.existing import Existing, look
-from tools.support.order_checks import invite_change, refuse_unknown_group
-from tools.text import one_line, web_link
+from casebridge.providers.certn.client import CertnCase, CertnClient
+from casebridge.providers.certn.vocab import EXPLICIT_CHECK_PARENT, check_type_label
+from casebridge.providers.errors import ProviderError
+from casebridge.tools import consent
+from casebridge.tools.actions import ActionLedger, ActionSettings, Entry, off_loop
+from casebridge.tools.errors import ToolFailure, invalid
+from casebridge.tools.models import CaseSummary, Model, Visible
+from casebridge.tools.registry import SourceRegistry
+from casebridge.tools.render import SANDBOX_BANNER, case_line, fence, tool_result
+from casebridge.tools.sources.certn import CHECK_TYPE_VOCAB, CertnSource, Tag
+from casebridge.tools.support import after_send, elicited
+from casebridge.tools.support.existing import Existing, look
+from casebridge.tools.support.order_checks import invite_change, refuse_unknown_group
+from casebridge.tools.text import one_line, web_link
 
 if TYPE_CHECKING:
     # The order bodies are defined on the first order (providers.certn.extra), not at start-up.
-    from providers.certn.extra import CheckArguments
+    from casebridge.providers.certn.extra import CheckArguments
 
 log = logging.getLogger("casebridge.orders")
 
@@ -79,7 +79,7 @@ def check_arguments() -> "dict[str, CheckArguments]":
 
     Built on the first order: the request body models are defined then, not at start-up (bench/, cold start).
     """
-    from providers.certn.extra import CheckArguments
+    from casebridge.providers.certn.extra import CheckArguments
 
     return {
         parent: CheckArguments(ordering_type="EXPLICIT_ORDERING", explicit_check_type=[child])
@@ -166,7 +166,7 @@ class Prepared:
             raise invalid("check_types", "give either check_types or package_id (not both)")
         if check_types is not None and not check_types:
             raise invalid("check_types", "check_types is empty", "Name at least one check, or give package_id.")
-        from providers.certn.extra import (
+        from casebridge.providers.certn.extra import (
             Address,
             CheckArguments,
             InputClaims,
@@ -580,7 +580,7 @@ async def _attempt(
         state["sent"] = True
         cause: ProviderError | None = None
         try:
-            from providers.certn.extra import OrderRequest
+            from casebridge.providers.certn.extra import OrderRequest
 
             if isinstance(order.body, OrderRequest):
                 case = await client.order_case(order.body)

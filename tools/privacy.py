@@ -15,8 +15,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from tools.models import CaseDetail, CaseRow, CaseSummary, Fact, Item, SearchResult
-from tools.support import personal_data as pd
+from casebridge.tools.models import CaseDetail, CaseRow, CaseSummary, Fact, Item, SearchResult
+from casebridge.tools.support import personal_data as pd
 
 Level = Literal["standard", "strict", "off"]
 LEVELS: tuple[Level, ...] = ("standard", "strict", "off")

@@ -11,10 +11,10 @@ from mcp.server import MCPServer
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 from pydantic import Field
 
-from providers.certn import vocab as certn_vocab
-from providers.clearinghouse import vocab as clearinghouse_vocab
-from providers.errors import ProviderError
-from tools.registry import SourceRegistry
+from casebridge.providers.certn import vocab as certn_vocab
+from casebridge.providers.clearinghouse import vocab as clearinghouse_vocab
+from casebridge.providers.errors import ProviderError
+from casebridge.tools.registry import SourceRegistry
 
 MAX_COMPLETIONS = 100  # the protocol's cap per answer
 COMMCARE_SAMPLE = 200  # cases read to learn a project's case types
@@ -129,7 +129,7 @@ class Completer:
         now = time.monotonic()
         if self._commcare is not None and now - self._commcare[0] < COMMCARE_TTL:
             return self._commcare[1]
-        from tools.sources.commcare import CommCareSource
+        from casebridge.tools.sources.commcare import CommCareSource
 
         source = self.registry.sources.get("commcare")
         if not isinstance(source, CommCareSource):

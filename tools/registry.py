@@ -6,12 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.redaction import Redactor
-from tools.actions import ActionLedger, ActionSettings
-from tools.errors import ToolFailure
-from tools.models import PROVIDERS, ProviderName
-from tools.privacy import PrivacyPolicy
-from tools.sources.base import Source
+from casebridge.providers.redaction import Redactor
+from casebridge.tools.actions import ActionLedger, ActionSettings
+from casebridge.tools.errors import ToolFailure
+from casebridge.tools.models import PROVIDERS, ProviderName
+from casebridge.tools.privacy import PrivacyPolicy
+from casebridge.tools.sources.base import Source
 
 CONFIG_HINTS: dict[str, str] = {
     "clearinghouse": "set CLEARINGHOUSE_API_TOKEN (optionally CLEARINGHOUSE_BASE_URL)",

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
-from tools import privacy
-from tools.models import CaseDetail, CaseSummary, Fact, Item, SearchResult
-from tools.text import one_line, scrub, strip_controls
+from casebridge.tools import privacy
+from casebridge.tools.models import CaseDetail, CaseSummary, Fact, Item, SearchResult
+from casebridge.tools.text import one_line, scrub, strip_controls
 
 SANDBOX_BANNER = "[SANDBOX: synthetic data from casebridge's emulators, not a real service]"
 

@@ -9,15 +9,15 @@ from mcp.server import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
-from tools import cursor as cursors
-from tools.errors import invalid
-from tools.models import PROVIDERS, ProviderName, SearchResult
-from tools.registry import SourceRegistry
-from tools.render import search_result
-from tools.sources.base import MAX_PAGE_SIZE
-from tools.sources.certn import CertnFilters
-from tools.sources.clearinghouse import ClearinghouseFilters
-from tools.sources.commcare_filters import CommCareFilters
+from casebridge.tools import cursor as cursors
+from casebridge.tools.errors import invalid
+from casebridge.tools.models import PROVIDERS, ProviderName, SearchResult
+from casebridge.tools.registry import SourceRegistry
+from casebridge.tools.render import search_result
+from casebridge.tools.sources.base import MAX_PAGE_SIZE
+from casebridge.tools.sources.certn import CertnFilters
+from casebridge.tools.sources.clearinghouse import ClearinghouseFilters
+from casebridge.tools.sources.commcare_filters import CommCareFilters
 
 NAME = "search_cases"
 DEFAULT_LIMIT = 10

@@ -13,18 +13,18 @@ from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from providers.commcare.client import CaseV2
-from providers.commcare.writes import CommCareWriter
-from providers.errors import ProviderError
-from tools import consent
-from tools.actions import ActionLedger, Entry, Row, off_loop
-from tools.errors import ToolFailure
-from tools.models import Visible
-from tools.registry import SourceRegistry
-from tools.render import SANDBOX_BANNER, tool_result
-from tools.sources.commcare import CommCareSource
-from tools.support import after_send, elicited
-from tools.support.case_changes import CaseChange, Plan, Planned, applied, plan
+from casebridge.providers.commcare.client import CaseV2
+from casebridge.providers.commcare.writes import CommCareWriter
+from casebridge.providers.errors import ProviderError
+from casebridge.tools import consent
+from casebridge.tools.actions import ActionLedger, Entry, Row, off_loop
+from casebridge.tools.errors import ToolFailure
+from casebridge.tools.models import Visible
+from casebridge.tools.registry import SourceRegistry
+from casebridge.tools.render import SANDBOX_BANNER, tool_result
+from casebridge.tools.sources.commcare import CommCareSource
+from casebridge.tools.support import after_send, elicited
+from casebridge.tools.support.case_changes import CaseChange, Plan, Planned, applied, plan
 
 log = logging.getLogger("casebridge.orders")
 

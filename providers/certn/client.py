@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from providers.errors import (
+from casebridge.providers.errors import (
     AuthenticationFailed,
     InvalidRequest,
     MalformedResponse,
@@ -21,27 +21,27 @@ from providers.errors import (
     Rejected,
     Unavailable,
 )
-from providers.http import AsyncBaseTransport as Transport
-from providers.http import HttpPolicy, ProviderHTTP, Response, json_body, json_or_none, parse_retry_after
+from casebridge.providers.http import AsyncBaseTransport as Transport
+from casebridge.providers.http import HttpPolicy, ProviderHTTP, Response, json_body, json_or_none, parse_retry_after
 
 if TYPE_CHECKING:
     # Defined in providers.certn.extra, imported on first use; importable from here all the same (__getattr__).
-    from providers.certn.extra import Address as Address
-    from providers.certn.extra import Body as Body
-    from providers.certn.extra import CheckArguments as CheckArguments
-    from providers.certn.extra import CheckSupplementaryFiles as CheckSupplementaryFiles
-    from providers.certn.extra import CheckSupplementaryInformation as CheckSupplementaryInformation
-    from providers.certn.extra import Group as Group
-    from providers.certn.extra import GroupPage as GroupPage
-    from providers.certn.extra import InputClaims as InputClaims
-    from providers.certn.extra import Name as Name
-    from providers.certn.extra import OrderRequest as OrderRequest
-    from providers.certn.extra import PackageOrderRequest as PackageOrderRequest
-    from providers.certn.extra import ReportFile as ReportFile
-    from providers.certn.extra import Residence as Residence
-    from providers.certn.extra import SupplementaryFile as SupplementaryFile
-    from providers.certn.extra import SupplementaryFiles as SupplementaryFiles
-    from providers.certn.extra import SupplementaryInformation as SupplementaryInformation
+    from casebridge.providers.certn.extra import Address as Address
+    from casebridge.providers.certn.extra import Body as Body
+    from casebridge.providers.certn.extra import CheckArguments as CheckArguments
+    from casebridge.providers.certn.extra import CheckSupplementaryFiles as CheckSupplementaryFiles
+    from casebridge.providers.certn.extra import CheckSupplementaryInformation as CheckSupplementaryInformation
+    from casebridge.providers.certn.extra import Group as Group
+    from casebridge.providers.certn.extra import GroupPage as GroupPage
+    from casebridge.providers.certn.extra import InputClaims as InputClaims
+    from casebridge.providers.certn.extra import Name as Name
+    from casebridge.providers.certn.extra import OrderRequest as OrderRequest
+    from casebridge.providers.certn.extra import PackageOrderRequest as PackageOrderRequest
+    from casebridge.providers.certn.extra import ReportFile as ReportFile
+    from casebridge.providers.certn.extra import Residence as Residence
+    from casebridge.providers.certn.extra import SupplementaryFile as SupplementaryFile
+    from casebridge.providers.certn.extra import SupplementaryFiles as SupplementaryFiles
+    from casebridge.providers.certn.extra import SupplementaryInformation as SupplementaryInformation
 
 PROVIDER = "certn"
 DEFAULT_BASE_URL = "https://api.sandbox.certn.co"
@@ -256,19 +256,19 @@ class CertnClient:
         return self._parse(CertnCase, response, what=f"case {case_id}")
 
     async def supplementary_information(self, case_id: str) -> "SupplementaryInformation":
-        from providers.certn.extra import SupplementaryInformation
+        from casebridge.providers.certn.extra import SupplementaryInformation
 
         response = await self.http.get(f"api/public/cases/{_segment(case_id)}/supplementary-information/")
         return self._parse(SupplementaryInformation, response, what=f"case {case_id}")
 
     async def supplementary_files(self, case_id: str) -> "SupplementaryFiles":
-        from providers.certn.extra import SupplementaryFiles
+        from casebridge.providers.certn.extra import SupplementaryFiles
 
         response = await self.http.get(f"api/public/cases/{_segment(case_id)}/supplementary-files/")
         return self._parse(SupplementaryFiles, response, what=f"case {case_id}")
 
     async def list_groups(self, *, page: int = 1, page_size: int = MAX_PAGE_SIZE) -> "GroupPage":
-        from providers.certn.extra import GroupPage
+        from casebridge.providers.certn.extra import GroupPage
 
         self._check_paging(page, page_size)
         response = await self.http.get("api/public/groups/", params={"page": page, "page_size": page_size})
@@ -294,14 +294,14 @@ class CertnClient:
 
     async def generate_report(self, case_id: str, language: str | None = None) -> str:
         """Start the case's PDF report; returns the report file id to follow with ``report_file``."""
-        from providers.certn.extra import _ReportStarted
+        from casebridge.providers.certn.extra import _ReportStarted
 
         body = {"language": language} if language else None
         response = await self.http.post(f"api/public/cases/{_segment(case_id)}/generate-report/", json=body)
         return self._written(_ReportStarted, response, what=f"case {case_id}").case_report_file_id
 
     async def report_file(self, report_file_id: str) -> "ReportFile":
-        from providers.certn.extra import ReportFile
+        from casebridge.providers.certn.extra import ReportFile
 
         response = await self.http.get(f"api/public/cases/report-files/{_segment(report_file_id)}/")
         return self._parse(ReportFile, response, what=f"report file {report_file_id}")
@@ -505,7 +505,7 @@ _EXTRA = frozenset(
 def __getattr__(name: str) -> Any:
     # The models of providers.certn.extra, defined on first use (see there).
     if name in _EXTRA:
-        from providers.certn import extra
+        from casebridge.providers.certn import extra
 
         return getattr(extra, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

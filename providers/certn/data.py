@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from providers.certn.vocab import CLOSED_CHECK_STATUSES, DEPRECATED_OVERALL_STATUS, OVERALL_STATUS
+from casebridge.providers.certn.vocab import CLOSED_CHECK_STATUSES, DEPRECATED_OVERALL_STATUS, OVERALL_STATUS
 
 REFERENCE = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 HOSTILE_CASE_ID = "4c0ffee0-bad0-4bad-8bad-0123456789ab"

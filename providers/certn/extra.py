@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from providers.certn.client import Wire, _Paged, uuid_text
+from casebridge.providers.certn.client import Wire, _Paged, uuid_text
 
 
 class Group(Wire):

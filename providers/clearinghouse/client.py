@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from providers.errors import (
+from casebridge.providers.errors import (
     AuthenticationFailed,
     InvalidRequest,
     MalformedResponse,
@@ -21,7 +21,7 @@ from providers.errors import (
     Rejected,
     Unavailable,
 )
-from providers.http import (
+from casebridge.providers.http import (
     AsyncBaseTransport,
     HttpPolicy,
     ProviderHTTP,

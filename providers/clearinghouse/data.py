@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.clearinghouse import vocab
+from casebridge.providers.clearinghouse import vocab
 
 HOST = "{{host}}"
 API = HOST + "/api/v2p1"

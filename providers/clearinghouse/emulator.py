@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from providers.clearinghouse import vocab
-from providers.clearinghouse.data import (
+from casebridge.providers.clearinghouse import vocab
+from casebridge.providers.clearinghouse.data import (
     BUSY_CASE_ID,
     HOST,
     HOSTILE_CASE_ID,
@@ -30,7 +30,7 @@ from providers.clearinghouse.data import (
     Dataset,
     dataset,
 )
-from providers.emulation import Emulator, QueryCache
+from casebridge.providers.emulation import Emulator, QueryCache
 
 __all__ = ["BUSY_CASE_ID", "HOSTILE_CASE_ID", "HOSTILE_CASE_IDS", "SANDBOX_TOKEN", "build"]
 

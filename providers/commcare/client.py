@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
-from providers.errors import (
+from casebridge.providers.errors import (
     AuthenticationFailed,
     InvalidRequest,
     MalformedResponse,
@@ -21,7 +21,7 @@ from providers.errors import (
     Rejected,
     Unavailable,
 )
-from providers.http import (
+from casebridge.providers.http import (
     AsyncBaseTransport,
     HttpPolicy,
     ProviderHTTP,

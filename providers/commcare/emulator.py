@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.commcare.data import CaseRecord, Dataset, dataset
-from providers.commcare.emulator_writes import CaseWriter, WriteRefused, copy_dataset
-from providers.emulation import Emulator, QueryCache
+from casebridge.providers.commcare.data import CaseRecord, Dataset, dataset
+from casebridge.providers.commcare.emulator_writes import CaseWriter, WriteRefused, copy_dataset
+from casebridge.providers.emulation import Emulator, QueryCache
 
 SANDBOX_DOMAIN = "casebridge-sandbox"
 SANDBOX_USERNAME = "sandbox@example.org"

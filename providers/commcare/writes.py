@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from providers.commcare.client import PROVIDER, CaseV2, CommCareClient, _segment
-from providers.errors import MalformedResponse, NotFound, ProviderError, Rejected
-from providers.http import Response, json_body
+from casebridge.providers.commcare.client import PROVIDER, CaseV2, CommCareClient, _segment
+from casebridge.providers.errors import MalformedResponse, NotFound, ProviderError, Rejected
+from casebridge.providers.http import Response, json_body
 
 MAX_BULK = 100
 _ROW = re.compile(r"^Error in row (\d{1,3}): ")

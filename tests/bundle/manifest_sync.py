@@ -20,10 +20,10 @@ WRITE_TOOLS = ("order_case", "cancel_case", "generate_report")
 
 async def live_tools() -> list[dict[str, str]]:
     """``tools/list`` (name, description) of a server with every provider configured, not read-only."""
-    from server.app import build_server
-    from server.env_settings import Settings
-    from server.sandbox import build_emulators, in_process_transports, sandbox_settings
-    from server.wiring import build_registry
+    from casebridge.server.app import build_server
+    from casebridge.server.env_settings import Settings
+    from casebridge.server.sandbox import build_emulators, in_process_transports, sandbox_settings
+    from casebridge.server.wiring import build_registry
 
     with tempfile.TemporaryDirectory() as data_dir:
         base = Settings(_env_file=None, casebridge_data_dir=Path(data_dir))  # type: ignore[call-arg]

@@ -11,8 +11,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from pydantic import SecretStr
 
-from providers import __version__
-from server.env_settings import Settings
+from casebridge.providers import __version__
+from casebridge.server.env_settings import Settings
 from tests.bundle.manifest_sync import MANIFEST, WRITE_TOOLS, expected_manifest_tools, live_tools
 from tests.support import PYTHON, ROOT, subprocess_env, text_of
 

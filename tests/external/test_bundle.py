@@ -71,8 +71,14 @@ def test_bundle_holds_the_server_and_nothing_else(bundle: Path) -> None:
     tops = {name.split("/")[0] for name in names}
     assert tops == {
         *("manifest.json", "icon.png", "pyproject.toml", "uv.lock", "README.md", "LICENSE"),
-        *("server", "tools", "providers"),
+        *("casebridge", "server", "tools", "providers"),
     }
+    # casebridge/ holds the three packages under the one import name: as files in the bundle, not links
+    # (a link would not unpack on every host).
+    with zipfile.ZipFile(bundle) as zf:
+        for name in ("casebridge/__init__.py", "casebridge/server/cli.py", "casebridge/tools/order_case.py"):
+            info = zf.getinfo(name)
+            assert (info.external_attr >> 16) & 0o170000 != 0o120000, f"{name} is a symbolic link"
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert "server/cli.py" in names and "providers/clearinghouse/emulator.py" in names
 

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from providers import errors
-from providers.emulation import Emulator, LoopbackServer
-from providers.http import USER_AGENT, ProviderHTTP, Redactor, json_body, parse_retry_after
+from casebridge.providers import errors
+from casebridge.providers.emulation import Emulator, LoopbackServer
+from casebridge.providers.http import USER_AGENT, ProviderHTTP, Redactor, json_body, parse_retry_after
 from tests.support import TEST_POLICY
 
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from providers import errors
-from providers.http import MAX_JSON_DEPTH, Response, json_model
-from providers.redaction import REDACTED, Redactor
+from casebridge.providers import errors
+from casebridge.providers.http import MAX_JSON_DEPTH, Response, json_model
+from casebridge.providers.redaction import REDACTED, Redactor
 
 
 class Page(BaseModel):

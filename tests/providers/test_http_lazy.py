@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx2 as httpx
 import pytest
 
-from providers.http import ProviderHTTP
+from casebridge.providers.http import ProviderHTTP
 
 
 def _ok(request: httpx.Request) -> httpx.Response:

@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 from pydantic import SecretStr
 
-from server.env_settings import Settings
+from casebridge.server.env_settings import Settings
 from tests.support import ROOT
 
 HERE = Path(__file__).resolve().parent

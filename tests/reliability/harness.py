@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from providers.emulation import Emulator
-from providers.http import HttpPolicy
-from server.app import CasebridgeServer, build_server
-from server.wiring import build_registry
+from casebridge.providers.emulation import Emulator
+from casebridge.providers.http import HttpPolicy
+from casebridge.server.app import CasebridgeServer, build_server
+from casebridge.server.wiring import build_registry
 from tests.support import Emulators
 
 # Distinctive values, so any appearance is a leak and not a coincidence.
@@ -84,7 +84,7 @@ class CanaryEmulators(Emulators):
         return env
 
     def transports(self) -> dict[str, Any]:
-        from server.sandbox import in_process_transports
+        from casebridge.server.sandbox import in_process_transports
 
         return in_process_transports(self.emulators)
 

@@ -22,7 +22,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from server.ledger import OrderLedger
+from casebridge.server.ledger import OrderLedger
 from tests.reliability.harness import CanaryEmulators, assert_no_canary, canary_server
 from tests.support import PYTHON, ROOT, hold, subprocess_env, text_of
 
@@ -115,7 +115,7 @@ def ledger_consistent(data_dir: Path) -> list[str]:
 async def test_kill_mid_order_then_identical_order_buys_one_check(
     canary_emulators: CanaryEmulators, tmp_path: Path, kill_during: str
 ) -> None:
-    from tools.actions import ActionSettings
+    from casebridge.tools.actions import ActionSettings
 
     emu = canary_emulators["certn"]
     canary_emulators.reset()

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from providers.certn.emulator import error_body
-from providers.errors import ProviderError
-from server.app import CasebridgeServer
+from casebridge.providers.certn.emulator import error_body
+from casebridge.providers.errors import ProviderError
+from casebridge.server.app import CasebridgeServer
 from tests.reliability.harness import (
     CANARIES,
     FAULT_POLICY,
@@ -113,7 +113,7 @@ SERVER_DEADLINE = FAULT_POLICY.read_timeout * 0.5
 
 
 def refs(emulators: CanaryEmulators) -> dict[str, str]:
-    from providers.commcare.data import dataset
+    from casebridge.providers.commcare.data import dataset
 
     certn = emulators["certn"].store  # type: ignore[attr-defined]
     normal = next(c for c in certn.ordered() if not c.id.startswith("4c0ffee0"))
@@ -227,7 +227,7 @@ async def test_resource_read_under_fault_is_clean(
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_provider_exceptions_carry_no_credential(canary_emulators: CanaryEmulators, provider: str) -> None:
     """The typed exceptions themselves (message, repr, chained causes, traceback) hold no canary."""
-    from server.wiring import build_registry
+    from casebridge.server.wiring import build_registry
 
     registry = build_registry(canary_emulators.settings(), policy=FAULT_POLICY, read_only=True)
     source = registry.get(provider)
@@ -252,7 +252,7 @@ def test_write_tools_are_in_the_matrix_when_registered() -> None:
     """A reminder with teeth: once a write tool exists, test_write_faults must know how to call it."""
     from pathlib import Path
 
-    import tools.__init__ as tools_init
+    import casebridge.tools.__init__ as tools_init
     from tests.reliability.test_write_faults import WRITE_RECIPES
 
     source = Path(tools_init.__file__).read_text()

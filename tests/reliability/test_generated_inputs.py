@@ -27,13 +27,13 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from providers.certn import vocab as certn_vocab
-from providers.clearinghouse import vocab as ch_vocab
-from providers.emulation import RecordedRequest
-from server.app import CasebridgeServer
+from casebridge.providers.certn import vocab as certn_vocab
+from casebridge.providers.clearinghouse import vocab as ch_vocab
+from casebridge.providers.emulation import RecordedRequest
+from casebridge.server.app import CasebridgeServer
+from casebridge.tools import cursor as cursors
 from tests.reliability.harness import PROVIDERS, CanaryEmulators, assert_no_canary, canary_server, error_of
 from tests.support import ERAS, TEST_POLICY, hold, text_of
-from tools import cursor as cursors
 
 EXAMPLES = int(__import__("os").environ.get("CASEBRIDGE_EXAMPLES", "2000"))  # per tool
 HYPOTHESIS = settings(
@@ -698,7 +698,7 @@ def emulators() -> CanaryEmulators:
 
 @pytest.fixture(scope="module")
 def server(emulators: CanaryEmulators) -> CasebridgeServer:
-    from tools.actions import ActionSettings
+    from casebridge.tools.actions import ActionSettings
 
     # Reports are followed only briefly; generated calls never wait on each other for long.
     fast = ActionSettings(inflight_wait=0.5, poll_interval=0.01, report_wait=0.05, report_poll=0.01)
@@ -738,8 +738,8 @@ def ok_count(checker: Checker) -> int:
 
 @pytest.fixture(scope="module")
 def known_ids(emulators: CanaryEmulators) -> dict[str, list[str]]:
-    from providers.clearinghouse.data import HOSTILE_CASE_IDS
-    from providers.commcare.data import dataset
+    from casebridge.providers.clearinghouse.data import HOSTILE_CASE_IDS
+    from casebridge.providers.commcare.data import dataset
 
     certn = emulators["certn"].store  # type: ignore[attr-defined]
     return {

@@ -23,17 +23,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from providers.certn import emulator as certn
-from providers.certn.emulator import error_body
-from providers.clearinghouse import data as clearinghouse_data
-from providers.clearinghouse import emulator as clearinghouse
-from providers.commcare import data as commcare_data
-from providers.commcare import emulator as commcare
-from providers.emulation import Emulator
-from server.app import build_server
-from server.env_settings import Settings
-from server.sandbox import in_process_transports, sandbox_settings
-from server.wiring import build_registry
+from casebridge.providers.certn import emulator as certn
+from casebridge.providers.certn.emulator import error_body
+from casebridge.providers.clearinghouse import data as clearinghouse_data
+from casebridge.providers.clearinghouse import emulator as clearinghouse
+from casebridge.providers.commcare import data as commcare_data
+from casebridge.providers.commcare import emulator as commcare
+from casebridge.providers.emulation import Emulator
+from casebridge.server.app import build_server
+from casebridge.server.env_settings import Settings
+from casebridge.server.sandbox import in_process_transports, sandbox_settings
+from casebridge.server.wiring import build_registry
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,14 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from providers.certn.data import HOSTILE_CASE_ID as CERTN_HOSTILE
-from providers.clearinghouse.data import HOSTILE_CASE_IDS
-from server.app import CasebridgeServer
+from casebridge.providers.certn.data import HOSTILE_CASE_ID as CERTN_HOSTILE
+from casebridge.providers.clearinghouse.data import HOSTILE_CASE_IDS
+from casebridge.server.app import CasebridgeServer
+from casebridge.tools.models import CaseDetail, CaseSummary, Item, SearchResult
+from casebridge.tools.render import detail_text, fence, search_text
+from casebridge.tools.text import _scrub, clean, one_line, scrub
 from tests.reliability.harness import CanaryEmulators, assert_no_canary, canary_server, error_of
 from tests.support import TEST_POLICY, hold, text_of
-from tools.models import CaseDetail, CaseSummary, Item, SearchResult
-from tools.render import detail_text, fence, search_text
-from tools.text import _scrub, clean, one_line, scrub
 
 # Anything a terminal or a bidi-aware renderer would act on, and the residue of escape sequences.
 FORBIDDEN = re.compile(

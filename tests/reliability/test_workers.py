@@ -19,9 +19,9 @@ import httpx2 as httpx
 import pytest
 from mcp import Client
 
-from providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
-from providers.emulation import LoopbackServer
-from server.ledger_postgres import PostgresLedger
+from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
+from casebridge.providers.emulation import LoopbackServer
+from casebridge.server.ledger_postgres import PostgresLedger
 from tests.postgres import PostgresCluster
 from tests.reliability.round_robin import RoundRobin, Worker, serve_front
 from tests.support import text_of

@@ -17,8 +17,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from providers.certn.emulator import error_body
-from server.app import CasebridgeServer
+from casebridge.providers.certn.emulator import error_body
+from casebridge.server.app import CasebridgeServer
 from tests.reliability.harness import (
     CANARIES,
     FAULT_POLICY,
@@ -121,7 +121,7 @@ WRITE_RECIPES: dict[str, Recipe] = {
 
 @pytest.fixture(scope="module")
 def write_server(canary_emulators: CanaryEmulators, tmp_path_factory: pytest.TempPathFactory) -> CasebridgeServer:
-    from tools.actions import ActionSettings
+    from casebridge.tools.actions import ActionSettings
 
     data_dir: Path = tmp_path_factory.mktemp("write-ledger")
     fast = ActionSettings(inflight_wait=5.0, poll_interval=0.02, report_wait=0.3, report_poll=0.05)

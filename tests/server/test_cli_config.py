@@ -10,7 +10,7 @@ from typing import Any
 
 from mcp import Client, StdioServerParameters
 
-from server.client_config import PLACEHOLDERS
+from casebridge.server.client_config import PLACEHOLDERS
 from tests.support import PYTHON, ROOT, subprocess_env, text_of
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from providers.emulation import free_port
-from server.env_settings import Settings
-from server.settings import DEFAULT_CERTN_URL, DEFAULT_CLEARINGHOUSE_URL, DEFAULT_COMMCARE_URL, load_settings
+from casebridge.providers.emulation import free_port
+from casebridge.server.env_settings import Settings
+from casebridge.server.settings import DEFAULT_CERTN_URL, DEFAULT_CLEARINGHOUSE_URL, DEFAULT_COMMCARE_URL, load_settings
 from tests.support import PYTHON, ROOT, Emulators, text_of
 from tests.support import subprocess_env as _subprocess_env
 

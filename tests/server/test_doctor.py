@@ -6,8 +6,8 @@ import subprocess
 
 from pydantic import SecretStr
 
-from providers.emulation import free_port
-from server.doctor import Row, check_all, render
+from casebridge.providers.emulation import free_port
+from casebridge.server.doctor import Row, check_all, render
 from tests.support import PYTHON, ROOT, TEST_POLICY, Emulators, subprocess_env
 
 CANARY = "canary-7f3a9c1e-do-not-print"

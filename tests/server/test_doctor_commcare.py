@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers.commcare.emulator import build
-from providers.emulation import LoopbackServer, serve
-from server.doctor import Row, check_all
+from casebridge.providers.commcare.emulator import build
+from casebridge.providers.emulation import LoopbackServer, serve
+from casebridge.server.doctor import Row, check_all
 from tests.support import TEST_POLICY, Emulators
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from server.ledger import FILE_NAME, OrderLedger, format_table
+from casebridge.server.ledger import FILE_NAME, OrderLedger, format_table
+from casebridge.tools.actions import Entry
 from tests.support import PYTHON, ROOT, subprocess_env
-from tools.actions import Entry
 
 WINDOW, LEASE = 24 * 3600.0, 60.0
 CANARY = "sk_live_CANARY_a9f3e1d7c5b3"
@@ -176,8 +176,8 @@ def test_twenty_threads_one_claim(ledger: OrderLedger) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from server.ledger import OrderLedger
-from tools.actions import Entry
+from casebridge.server.ledger import OrderLedger
+from casebridge.tools.actions import Entry
 ledger = OrderLedger(Path(sys.argv[1]))
 claims = [ledger.claim(Entry("order_case", "pending", {}, key="shared"), window=86400, lease=60, nonce=None).status]
 for i in range(40):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from server.ledger import FILE_NAME, OrderLedger
-from tools.actions import Entry
+from casebridge.server.ledger import FILE_NAME, OrderLedger
+from casebridge.tools.actions import Entry
 
 ENTRY_VALUES = "(1, 0, 'order_case', 'ordered', 'certn', '{}', '{}', 0)"
 ENTRY_COLUMNS = "(id, at, tool, outcome, provider, request, detail, sandbox)"

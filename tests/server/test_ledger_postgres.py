@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from server.env_settings import Settings
-from server.ledger import FILE_NAME, OrderLedger, open_ledger
-from server.ledger_base import SqlLedger
-from server.ledger_postgres import PostgresLedger
+from casebridge.server.env_settings import Settings
+from casebridge.server.ledger import FILE_NAME, OrderLedger, open_ledger
+from casebridge.server.ledger_base import SqlLedger
+from casebridge.server.ledger_postgres import PostgresLedger
+from casebridge.tools.actions import Entry, LedgerError
 from tests.postgres import PostgresCluster
 from tests.support import PYTHON, ROOT, subprocess_env
-from tools.actions import Entry, LedgerError
 
 WINDOW, LEASE = 24 * 3600.0, 60.0
 CANARY = "sk_live_CANARY_7b2e4f9a1c3d"
@@ -159,8 +159,8 @@ def test_every_table_is_append_only_in_the_database(postgres: PostgresCluster, d
 
 CLAIM_IN_A_PROCESS = """
 import sys
-from server.ledger_postgres import PostgresLedger
-from tools.actions import Entry
+from casebridge.server.ledger_postgres import PostgresLedger
+from casebridge.tools.actions import Entry
 ledger = PostgresLedger(sys.argv[1])
 ledger.secret("warm")
 sys.stdin.readline()  # start together

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from server.ledger import FILE_NAME, OrderLedger
+from casebridge.server.ledger import FILE_NAME, OrderLedger
+from casebridge.tools import consent
+from casebridge.tools.actions import Entry, LedgerError
 from tests.support import hold
 from tests.tools.write_support import ORDER, World, call, certn, world
-from tools import consent
-from tools.actions import Entry, LedgerError
 
 ARGS = {
     "applicant": {"email": "planted@example.com", "given_name": "Jane", "family_name": "Doe"},

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.oauth import JwtVerifier, OAuthConfig, OAuthConfigError
-from server.settings import SettingsValues
+from casebridge.server.oauth import JwtVerifier, OAuthConfig, OAuthConfigError
+from casebridge.server.settings import SettingsValues
 from tests.server.oauth_support import Issuer, SigningKey
 
 RESOURCE = "https://casebridge.example.org/mcp"

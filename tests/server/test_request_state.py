@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from mcp.server.request_state import InvalidRequestState, RequestStateBoundary
 
-from server.app import CasebridgeServer, build_server
-from server.wiring import build_registry
+from casebridge.server.app import CasebridgeServer, build_server
+from casebridge.server.wiring import build_registry
 from tests.support import Emulators
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.schema import compact_schema
+from casebridge.server.schema import compact_schema
 
 
 def test_compaction_keeps_meaning() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from mcp.shared.inbound import validate_mcp_param_headers
 
-from server.schema import compact_schema, header_schema
+from casebridge.server.schema import compact_schema, header_schema
 from tests.support import Emulators, make_server
 
 

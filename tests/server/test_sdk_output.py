@@ -10,8 +10,8 @@ from mcp.server import MCPServer
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
-from server.app import CasebridgeServer
-from server.sdk_output import publish_without_revalidation
+from casebridge.server.app import CasebridgeServer
+from casebridge.server.sdk_output import publish_without_revalidation
 
 
 class Out(BaseModel):

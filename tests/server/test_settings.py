@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from server.env_settings import Settings
-from server.settings import EnvFileError, load_settings
+from casebridge.server.env_settings import Settings
+from casebridge.server.settings import EnvFileError, load_settings
 from tests.support import PYTHON, ROOT, subprocess_env
 
 ENVIRONMENTS = [
@@ -102,7 +102,7 @@ def test_a_named_file_that_cannot_be_read_is_one_clear_error(
 
 PROBE = """
 import sys
-from server.settings import load_settings
+from casebridge.server.settings import load_settings
 load_settings(sys.argv[1] if len(sys.argv) > 1 else None)
 print(sorted(m for m in ("pydantic_settings", "dotenv") if m in sys.modules))
 """

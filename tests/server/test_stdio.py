@@ -20,7 +20,7 @@ NOISY_SERVER = textwrap.dedent(
     import os, sys
     import anyio
     from mcp.server import MCPServer
-    import server.stdio as transport
+    import casebridge.server.stdio as transport
 
     transport.MAX_LINE = int(sys.argv[1])
     app = MCPServer("noisy")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.stdio_framing import LineSplitter, LineTooLong, UnreadableLine, parse_line
+from casebridge.server.stdio_framing import LineSplitter, LineTooLong, UnreadableLine, parse_line
 
 
 def test_the_splitter_keeps_lines_across_chunks_and_drops_long_ones_at_any_boundary() -> None:

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from server.stdio import MAX_LINE
+from casebridge.server.stdio import MAX_LINE
 from tests.server.test_process import INIT
 from tests.support import PYTHON, ROOT, Emulators, subprocess_env
 
@@ -24,7 +24,7 @@ GRACE_SERVER = textwrap.dedent(
     from mcp.server import MCPServer
     from mcp.server.mcpserver import Context
     from pydantic import BaseModel
-    from server.stdio import stdio_streams
+    from casebridge.server.stdio import stdio_streams
 
     app = MCPServer("grace")
 

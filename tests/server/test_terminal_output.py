@@ -6,10 +6,10 @@ import subprocess
 import unicodedata
 from pathlib import Path
 
-from server.doctor import Row, render
-from server.ledger import FILE_NAME, OrderLedger
+from casebridge.server.doctor import Row, render
+from casebridge.server.ledger import FILE_NAME, OrderLedger
+from casebridge.tools.actions import Entry
 from tests.support import PYTHON, ROOT, subprocess_env
-from tools.actions import Entry
 
 # ESC (a colour and a screen clear), BEL, CR, DEL, a C1 CSI, bidi override and isolate, zero-width
 # space and joiner, line separator, and a lone surrogate: none may reach the terminal raw.

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from providers.commcare import emulator as commcare
-from providers.emulation import Emulator, LoopbackServer, RecordedRequest
-from server.app import CasebridgeServer, build_server
-from server.env_settings import Settings
-from server.ledger import OrderLedger
-from server.wiring import build_registry
+from casebridge.providers.commcare import emulator as commcare
+from casebridge.providers.emulation import Emulator, LoopbackServer, RecordedRequest
+from casebridge.server.app import CasebridgeServer, build_server
+from casebridge.server.env_settings import Settings
+from casebridge.server.ledger import OrderLedger
+from casebridge.server.wiring import build_registry
+from casebridge.tools.actions import ActionSettings
 from tests.tools.write_support import FAST, WRITE_POLICY, FakeClock
-from tools.actions import ActionSettings
 
 V2 = f"/a/{commcare.SANDBOX_DOMAIN}/api/case/v2/"
 OWNER = "4fa8e3c7e8e14c5f9bd1e2f6c3a0d9b1"

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from server.ledger import OrderLedger
+from casebridge.server.ledger import OrderLedger
+from casebridge.tools import consent
 from tests.support import hold
 from tests.tools.write_support import ORDER, FakeClock, World, call
-from tools import consent
 
 TTL = 15 * 60  # ActionSettings.confirm_ttl, what the server issues with
 YEAR_2100 = 4_102_444_800

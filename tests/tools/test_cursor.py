@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from tools import cursor
+from casebridge.tools import cursor
 
 
 def test_round_trip() -> None:

@@ -133,7 +133,7 @@ async def test_search_filters_refuse_hidden_characters(client: Client, emulators
 
 
 def test_visible_text_passes_and_every_listed_invisible_range_is_refused() -> None:
-    from tools.text import first_invisible
+    from casebridge.tools.text import first_invisible
 
     for ok in ("Zoë Ångström", "李小龙", "O'Brien-Smith", "ana+tag@example.com", "🙂 Montréal", "K1A 0B1"):
         assert first_invisible(ok) is None, ok

@@ -9,12 +9,14 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from providers.certn.data import PACKAGE_BASIC_ID, PACKAGE_RETIRED_ID
-from providers.certn.emulator import build
-from providers.emulation import LoopbackServer
-from server.env_settings import Settings
-from server.sandbox import build_emulators, in_process_transports, sandbox_settings
-from server.wiring import build_registry
+from casebridge.providers.certn.data import PACKAGE_BASIC_ID, PACKAGE_RETIRED_ID
+from casebridge.providers.certn.emulator import build
+from casebridge.providers.emulation import LoopbackServer
+from casebridge.server.env_settings import Settings
+from casebridge.server.sandbox import build_emulators, in_process_transports, sandbox_settings
+from casebridge.server.wiring import build_registry
+from casebridge.tools.actions import Entry
+from casebridge.tools.order_case import Applicant, Prepared
 from tests.support import hold
 from tests.tools.write_support import (
     ORDER,
@@ -24,8 +26,6 @@ from tests.tools.write_support import (
     call,
     ledger_text,
 )
-from tools.actions import Entry
-from tools.order_case import Applicant, Prepared
 
 TOOL = "order_case"
 WRITE_TOOLS = {"order_case", "cancel_case", "generate_report"}
@@ -43,7 +43,7 @@ def order_args(email: str, **changes: Any) -> dict[str, Any]:
 
 
 def prepared(args: dict[str, Any]) -> Prepared:
-    from tools.sources.certn import CHECK_TYPE_VOCAB
+    from casebridge.tools.sources.certn import CHECK_TYPE_VOCAB
 
     checks = [CHECK_TYPE_VOCAB.resolve(c) for c in args.get("check_types") or []] or None
     return Prepared(Applicant(**args["applicant"]), args["invite"], checks, None, args.get("tags"), None)
@@ -470,7 +470,7 @@ async def test_the_sandbox_offers_the_write_tools_with_a_temporary_ledger() -> N
         transports=in_process_transports(build_emulators()),
     )
     registry.sandbox = True
-    from server.app import build_server
+    from casebridge.server.app import build_server
 
     assert registry.ledger is not None
     async with hold(Client(build_server(registry), mode="auto", elicitation_callback=Elicitation())) as client:

@@ -10,10 +10,10 @@ import pytest
 from mcp import Client
 from pydantic import ValidationError
 
-from providers.commcare.data import CaseRecord, dataset
-from server.ledger import format_table
+from casebridge.providers.commcare.data import CaseRecord, dataset
+from casebridge.server.ledger import format_table
+from casebridge.tools.privacy import DEFAULT_SENSITIVE_PROPERTIES, PrivacyPolicy
 from tests.support import ERAS, Emulators, make_server, text_of
-from tools.privacy import DEFAULT_SENSITIVE_PROPERTIES, PrivacyPolicy
 
 
 def patient_with_phone() -> CaseRecord:

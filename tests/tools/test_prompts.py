@@ -8,10 +8,10 @@ import pytest
 from mcp import Client
 from mcp.types import CompletionArgument, PromptReference
 
-from providers.clearinghouse import vocab as clearinghouse_vocab
+from casebridge.providers.clearinghouse import vocab as clearinghouse_vocab
+from casebridge.tools.prompts import Completer
+from casebridge.tools.registry import SourceRegistry
 from tests.support import Emulators, make_server
-from tools.prompts import Completer
-from tools.registry import SourceRegistry
 
 WRITE_TOOLS = {"order_case", "cancel_case", "generate_report"}
 TOOL_NAME = re.compile(r"\b(search_cases|get_case|order_case|cancel_case|generate_report)\b")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from providers.certn.emulator import error_body
+from casebridge.providers.certn.emulator import error_body
 from tests.support import Emulators, hold, text_of
 from tests.tools.write_support import ORDER, Elicitation, World, call
 

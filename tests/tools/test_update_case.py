@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from providers.commcare.data import dataset
-from server.ledger_base import format_table
+from casebridge.providers.commcare.data import dataset
+from casebridge.server.ledger_base import format_table
 from tests.support import ERAS
 from tests.tools.commcare_writes_support import OWNER, CommCareWorld, cc_world
 from tests.tools.write_support import Elicitation, call, client_for

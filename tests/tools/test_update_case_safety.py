@@ -8,9 +8,9 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from providers.commcare import emulator as commcare
-from providers.commcare.data import dataset
-from server.oauth import WRITE_TOOLS
+from casebridge.providers.commcare import emulator as commcare
+from casebridge.providers.commcare.data import dataset
+from casebridge.server.oauth import WRITE_TOOLS
 from tests.support import Emulators, make_server
 from tests.tools.commcare_writes_support import OWNER, V2, CommCareWorld, cc_world
 from tests.tools.write_support import Elicitation, World, call, client_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.vocab import Vocabulary
+from casebridge.tools.vocab import Vocabulary
 
 LEVELS = Vocabulary("defendant level", {6146: "State", 6147: "City", 6148: "County", 6152: "School District"})
 

@@ -17,15 +17,15 @@ from mcp import Client
 from mcp.types import ElicitRequestParams, ElicitResult
 from pydantic import SecretStr
 
-from providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
-from providers.emulation import LoopbackServer, RecordedRequest
-from providers.http import HttpPolicy
-from server.app import CasebridgeServer, build_server
-from server.env_settings import Settings
-from server.ledger import OrderLedger
-from server.wiring import build_registry
+from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
+from casebridge.providers.emulation import LoopbackServer, RecordedRequest
+from casebridge.providers.http import HttpPolicy
+from casebridge.server.app import CasebridgeServer, build_server
+from casebridge.server.env_settings import Settings
+from casebridge.server.ledger import OrderLedger
+from casebridge.server.wiring import build_registry
+from casebridge.tools.actions import ActionSettings
 from tests.support import hold, text_of
-from tools.actions import ActionSettings
 
 ORDER = "/api/public/cases/order/"
 ORDER_PACKAGE = "/api/public/cases/order-package/"

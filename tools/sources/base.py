@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from tools.models import CaseDetail, CaseSummary, ProviderName
+from casebridge.tools.models import CaseDetail, CaseSummary, ProviderName
 
 # Continuation state a source needs to fetch the next page. It travels inside the opaque cursor,
 # so it must be JSON-serialisable and small; sources re-validate it when it comes back.

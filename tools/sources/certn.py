@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from providers.certn.client import CasePage, CertnCase, CertnCheck, CertnClient
-from providers.certn.vocab import (
+from casebridge.providers.certn.client import CasePage, CertnCase, CertnCheck, CertnClient
+from casebridge.providers.certn.vocab import (
     ALL_OVERALL_STATUS,
     CHECK_STATUS,
     CHECK_TYPE_ALIASES,
@@ -21,15 +21,15 @@ from providers.certn.vocab import (
     check_type_label,
     status_label,
 )
-from providers.errors import InvalidRequest
-from tools.models import CaseDetail, CaseSummary, Fact, Item, Visible
-from tools.render import fence_inline
-from tools.sources.base import MAX_PAGE_SIZE, Page, PageState, Source
-from tools.text import clean, is_uuid, one_line, web_link
-from tools.vocab import Vocabulary
+from casebridge.providers.errors import InvalidRequest
+from casebridge.tools.models import CaseDetail, CaseSummary, Fact, Item, Visible
+from casebridge.tools.render import fence_inline
+from casebridge.tools.sources.base import MAX_PAGE_SIZE, Page, PageState, Source
+from casebridge.tools.text import clean, is_uuid, one_line, web_link
+from casebridge.tools.vocab import Vocabulary
 
 if TYPE_CHECKING:
-    from providers.certn.extra import Group
+    from casebridge.providers.certn.extra import Group
 
 STATUS_VOCAB: Vocabulary[str] = Vocabulary("Certn case status", ALL_OVERALL_STATUS)
 CHECK_TYPE_VOCAB: Vocabulary[str] = Vocabulary("Certn check type", CHECK_TYPES, aliases=CHECK_TYPE_ALIASES)

@@ -8,12 +8,12 @@ from typing import Annotated, ClassVar
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
-from providers.clearinghouse import vocab
-from providers.clearinghouse.client import ClearinghouseCase, ClearinghouseClient, Docket, Document, Resource
-from tools.models import CaseDetail, CaseSummary, Fact, Item, Visible
-from tools.sources.base import Page, PageState, Source
-from tools.text import clean, one_line
-from tools.vocab import Vocabulary
+from casebridge.providers.clearinghouse import vocab
+from casebridge.providers.clearinghouse.client import ClearinghouseCase, ClearinghouseClient, Docket, Document, Resource
+from casebridge.tools.models import CaseDetail, CaseSummary, Fact, Item, Visible
+from casebridge.tools.sources.base import Page, PageState, Source
+from casebridge.tools.text import clean, one_line
+from casebridge.tools.vocab import Vocabulary
 
 # Provider requests one search call may make while filling ``limit``.
 MAX_REQUESTS_PER_SEARCH = 5

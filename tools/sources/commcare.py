@@ -11,13 +11,13 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from providers.commcare.client import MAX_LIMIT, CaseV2, CommCareClient
-from providers.errors import NotFound
-from tools.errors import invalid
-from tools.models import CaseDetail, CaseSummary, Fact
-from tools.sources.base import FORGED, MAX_PAGE_SIZE, Page, PageState, Source
-from tools.sources.commcare_filters import MAX_IDS, CommCareFilters
-from tools.text import one_line
+from casebridge.providers.commcare.client import MAX_LIMIT, CaseV2, CommCareClient
+from casebridge.providers.errors import NotFound
+from casebridge.tools.errors import invalid
+from casebridge.tools.models import CaseDetail, CaseSummary, Fact
+from casebridge.tools.sources.base import FORGED, MAX_PAGE_SIZE, Page, PageState, Source
+from casebridge.tools.sources.commcare_filters import MAX_IDS, CommCareFilters
+from casebridge.tools.text import one_line
 
 __all__ = ["CommCareFilters", "CommCareSource"]
 

@@ -17,8 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from tools.models import Visible
-from tools.text import refuse_invisible
+from casebridge.tools.models import Visible
+from casebridge.tools.text import refuse_invisible
 
 MAX_IDS = 20
 MAX_SHOWN = 10

@@ -10,9 +10,9 @@ from typing import Any
 
 import anyio.to_thread
 
-from providers.errors import ProviderError
-from tools.actions import ActionLedger, Entry, LedgerError
-from tools.errors import ToolFailure
+from casebridge.providers.errors import ProviderError
+from casebridge.tools.actions import ActionLedger, Entry, LedgerError
+from casebridge.tools.errors import ToolFailure
 
 log = logging.getLogger("casebridge.orders")
 

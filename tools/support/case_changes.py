@@ -13,15 +13,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
-from providers.commcare.client import CaseV2, CommCareClient
-from providers.commcare.writes import CommCareWriter
-from providers.errors import NotFound, ProviderError, Rejected
-from tools import consent, privacy
-from tools.errors import ToolFailure
-from tools.models import Model, Visible
-from tools.render import fence_inline
-from tools.support import personal_data as pd
-from tools.text import one_line
+from casebridge.providers.commcare.client import CaseV2, CommCareClient
+from casebridge.providers.commcare.writes import CommCareWriter
+from casebridge.providers.errors import NotFound, ProviderError, Rejected
+from casebridge.tools import consent, privacy
+from casebridge.tools.errors import ToolFailure
+from casebridge.tools.models import Model, Visible
+from casebridge.tools.render import fence_inline
+from casebridge.tools.support import personal_data as pd
+from casebridge.tools.text import one_line
 
 CORE = ("case_type", "case_name", "owner_id", "external_id")
 

@@ -20,8 +20,8 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.request_state import RequestStateBoundary, authenticated_principal
 
-from tools.consent import canonical
-from tools.errors import ToolFailure
+from casebridge.tools.consent import canonical
+from casebridge.tools.errors import ToolFailure
 
 # The sealed requestState of the request being handled, as it came over the wire (None: there was none).
 _SEALED: contextvars.ContextVar[str | None] = contextvars.ContextVar("casebridge_sealed_request_state", default=None)

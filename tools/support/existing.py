@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from providers.certn.client import CertnCase
-from providers.certn.vocab import status_label
-from providers.errors import ProviderError
-from tools.actions import Row
-from tools.sources.certn import CertnSource
-from tools.text import one_line
+from casebridge.providers.certn.client import CertnCase
+from casebridge.providers.certn.vocab import status_label
+from casebridge.providers.errors import ProviderError
+from casebridge.tools.actions import Row
+from casebridge.tools.sources.certn import CertnSource
+from casebridge.tools.text import one_line
 
 # Terminal statuses of a case that never ran to completion: ordering the same again is not a duplicate.
 NOT_LIVE: dict[str, str] = {

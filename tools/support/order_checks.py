@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from providers.errors import ProviderError
-from tools.errors import invalid
-from tools.render import fence_inline
-from tools.sources.certn import CertnSource
+from casebridge.providers.errors import ProviderError
+from casebridge.tools.errors import invalid
+from casebridge.tools.render import fence_inline
+from casebridge.tools.sources.certn import CertnSource
 
 MAX_NAMED = 10
 _USED = {

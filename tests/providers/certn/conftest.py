@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from providers.certn.client import CertnClient
-from providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
-from providers.emulation import LoopbackServer, serve
-from providers.http import HttpPolicy
+from casebridge.providers.certn.client import CertnClient
+from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
+from casebridge.providers.emulation import LoopbackServer, serve
+from casebridge.providers.http import HttpPolicy
 from tests.support import FAST_POLICY as FAST
 
 

@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from providers.certn.client import CasePage, CertnClient, GroupPage
-from providers.certn.data import HOSTILE_CASE_ID
-from providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, error_body
-from providers.errors import (
+from casebridge.providers.certn.client import CasePage, CertnClient, GroupPage
+from casebridge.providers.certn.data import HOSTILE_CASE_ID
+from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, error_body
+from casebridge.providers.errors import (
     AuthenticationFailed,
     InvalidRequest,
     MalformedResponse,
@@ -20,7 +20,7 @@ from providers.errors import (
     Timeout,
     Unavailable,
 )
-from providers.http import HttpPolicy
+from casebridge.providers.http import HttpPolicy
 
 CASES = "/api/public/cases/"
 
@@ -260,8 +260,8 @@ async def test_validation_error_joins_details_and_redacts(client: CertnClient, e
 def test_write_validation_error_is_rejected() -> None:
     import httpx2 as httpx
 
-    from providers.certn.client import _raise_for_status
-    from providers.http import ProviderHTTP
+    from casebridge.providers.certn.client import _raise_for_status
+    from casebridge.providers.http import ProviderHTTP
 
     http = ProviderHTTP("certn", "http://x", secrets=["sk_test_secret_key"])
     response = httpx.Response(400, json=error_body("validation_error", "invalid", "Case cannot be cancelled"))
@@ -380,7 +380,7 @@ async def test_slow_answer_times_out(emu: CertnEmulator, base_url: str) -> None:
 
 
 async def test_unreachable_service_is_unavailable(fast_policy: HttpPolicy) -> None:
-    from providers.emulation import free_port
+    from casebridge.providers.emulation import free_port
 
     async with CertnClient.connect(f"http://127.0.0.1:{free_port()}", SANDBOX_API_KEY, policy=fast_policy) as c:
         with pytest.raises(Unavailable) as info:

@@ -7,16 +7,16 @@ from datetime import date, timedelta
 import httpx2 as httpx
 import pytest
 
-from providers.certn.data import HOSTILE_CASE_ID, REFERENCE, derive_status
-from providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
-from providers.certn.vocab import (
+from casebridge.providers.certn.data import HOSTILE_CASE_ID, REFERENCE, derive_status
+from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
+from casebridge.providers.certn.vocab import (
     CHECK_STATUS,
     CHECK_TYPES,
     CLOSED_CHECK_STATUSES,
     DEPRECATED_OVERALL_STATUS,
     OVERALL_STATUS,
 )
-from providers.emulation import serve
+from casebridge.providers.emulation import serve
 
 AUTH = {"Authorization": f"Api-Key {SANDBOX_API_KEY}"}
 

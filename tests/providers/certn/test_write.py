@@ -13,7 +13,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from providers.certn.client import (
+from casebridge.providers.certn.client import (
     Address,
     CertnClient,
     CheckArguments,
@@ -23,15 +23,15 @@ from providers.certn.client import (
     PackageOrderRequest,
     Residence,
 )
-from providers.certn.data import (
+from casebridge.providers.certn.data import (
     PACKAGE_BASIC_ID,
     PACKAGE_FULL_ID,
     PACKAGE_RETIRED_ID,
     REPORT_FAILS_CASE_ID,
 )
-from providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build, error_body
-from providers.emulation import LoopbackServer, free_port
-from providers.errors import (
+from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build, error_body
+from casebridge.providers.emulation import LoopbackServer, free_port
+from casebridge.providers.errors import (
     MalformedResponse,
     NotFound,
     ProviderError,

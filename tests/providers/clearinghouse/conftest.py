@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from providers.clearinghouse.client import ClearinghouseClient
-from providers.clearinghouse.emulator import SANDBOX_TOKEN, build
-from providers.emulation import Emulator, LoopbackServer, serve
-from providers.http import HttpPolicy
+from casebridge.providers.clearinghouse.client import ClearinghouseClient
+from casebridge.providers.clearinghouse.emulator import SANDBOX_TOKEN, build
+from casebridge.providers.emulation import Emulator, LoopbackServer, serve
+from casebridge.providers.http import HttpPolicy
 from tests.support import FAST_POLICY as FAST
 
 # A small provider page so pagination crosses many pages on little data.

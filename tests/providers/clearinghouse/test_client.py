@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from providers.clearinghouse.client import CasePage, ClearinghouseClient
-from providers.clearinghouse.data import BUSY_CASE_ID, dataset
-from providers.clearinghouse.emulator import SANDBOX_TOKEN
-from providers.emulation import Emulator
-from providers.errors import (
+from casebridge.providers.clearinghouse.client import CasePage, ClearinghouseClient
+from casebridge.providers.clearinghouse.data import BUSY_CASE_ID, dataset
+from casebridge.providers.clearinghouse.emulator import SANDBOX_TOKEN
+from casebridge.providers.emulation import Emulator
+from casebridge.providers.errors import (
     AuthenticationFailed,
     InvalidRequest,
     MalformedResponse,
@@ -23,7 +23,7 @@ from providers.errors import (
     Timeout,
     Unavailable,
 )
-from providers.http import HttpPolicy
+from casebridge.providers.http import HttpPolicy
 
 CASES_PATH = "/api/v2p1/cases"
 PAGE_SIZE = 7  # the conftest's emulator page size (checked by test_page_size_fixture)

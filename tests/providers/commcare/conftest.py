@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from providers.commcare.client import CommCareClient
-from providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
-from providers.emulation import Emulator, LoopbackServer, serve
-from providers.http import HttpPolicy
+from casebridge.providers.commcare.client import CommCareClient
+from casebridge.providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
+from casebridge.providers.emulation import Emulator, LoopbackServer, serve
+from casebridge.providers.http import HttpPolicy
 
 FAST = HttpPolicy(
     connect_timeout=2.0,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from providers.commcare.client import BulkMissing, CaseV2, CommCareClient
-from providers.commcare.data import DUPLICATE_EXTERNAL_ID, dataset
-from providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
-from providers.emulation import Emulator, LoopbackServer, serve
-from providers.errors import (
+from casebridge.providers.commcare.client import BulkMissing, CaseV2, CommCareClient
+from casebridge.providers.commcare.data import DUPLICATE_EXTERNAL_ID, dataset
+from casebridge.providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
+from casebridge.providers.emulation import Emulator, LoopbackServer, serve
+from casebridge.providers.errors import (
     AuthenticationFailed,
     InvalidRequest,
     MalformedResponse,
@@ -19,7 +19,7 @@ from providers.errors import (
     Timeout,
     Unavailable,
 )
-from providers.http import HttpPolicy
+from casebridge.providers.http import HttpPolicy
 
 DATA = dataset()
 

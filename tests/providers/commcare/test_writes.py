@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from providers.commcare.client import CommCareClient
-from providers.commcare.data import dataset
-from providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
-from providers.commcare.writes import CommCareWriter
-from providers.emulation import Emulator, LoopbackServer
-from providers.errors import NotFound, Rejected, Unavailable
+from casebridge.providers.commcare.client import CommCareClient
+from casebridge.providers.commcare.data import dataset
+from casebridge.providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
+from casebridge.providers.commcare.writes import CommCareWriter
+from casebridge.providers.emulation import Emulator, LoopbackServer
+from casebridge.providers.errors import NotFound, Rejected, Unavailable
 from tests.providers.commcare.conftest import FAST
 
 OWNER = "4fa8e3c7e8e14c5f9bd1e2f6c3a0d9b1"

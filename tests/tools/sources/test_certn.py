@@ -9,13 +9,13 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from providers.certn.client import CertnClient
-from providers.certn.data import HOSTILE_CASE_ID
-from providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
-from providers.emulation import LoopbackServer, serve
-from providers.errors import NotFound
-from providers.http import HttpPolicy
-from tools.sources.certn import FILES_NOTE, CertnFilters, CertnSource
+from casebridge.providers.certn.client import CertnClient
+from casebridge.providers.certn.data import HOSTILE_CASE_ID
+from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
+from casebridge.providers.emulation import LoopbackServer, serve
+from casebridge.providers.errors import NotFound
+from casebridge.providers.http import HttpPolicy
+from casebridge.tools.sources.certn import FILES_NOTE, CertnFilters, CertnSource
 
 POLICY = HttpPolicy(read_timeout=2, deadline=4, wait_initial=0.01, wait_max=0.02, wait_jitter=0)
 CONTROL = [chr(c) for c in range(32) if c not in (10,)] + ["\u202e", "\u200b", "\x7f"]

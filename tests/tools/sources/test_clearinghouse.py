@@ -8,14 +8,19 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from providers.clearinghouse.client import ClearinghouseClient
-from providers.clearinghouse.data import BUSY_CASE_ID, HOSTILE_CASE_ID, HOSTILE_CASE_IDS, dataset
-from providers.clearinghouse.emulator import SANDBOX_TOKEN, build
-from providers.emulation import Emulator, LoopbackServer, serve
-from providers.errors import InvalidRequest, NotFound
-from providers.http import HttpPolicy
-from tools.sources.base import PageState
-from tools.sources.clearinghouse import MAX_REQUESTS_PER_SEARCH, SECTION_CAP, ClearinghouseFilters, ClearinghouseSource
+from casebridge.providers.clearinghouse.client import ClearinghouseClient
+from casebridge.providers.clearinghouse.data import BUSY_CASE_ID, HOSTILE_CASE_ID, HOSTILE_CASE_IDS, dataset
+from casebridge.providers.clearinghouse.emulator import SANDBOX_TOKEN, build
+from casebridge.providers.emulation import Emulator, LoopbackServer, serve
+from casebridge.providers.errors import InvalidRequest, NotFound
+from casebridge.providers.http import HttpPolicy
+from casebridge.tools.sources.base import PageState
+from casebridge.tools.sources.clearinghouse import (
+    MAX_REQUESTS_PER_SEARCH,
+    SECTION_CAP,
+    ClearinghouseFilters,
+    ClearinghouseSource,
+)
 
 PAGE_SIZE = 7
 FAST = HttpPolicy(connect_timeout=1.0, read_timeout=2.0, deadline=4.0, attempts=2, wait_initial=0.01, wait_jitter=0.0)

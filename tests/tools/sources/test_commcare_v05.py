@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from providers.commcare.client import CommCareClient
-from providers.commcare.data import dataset
-from providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
-from providers.emulation import Emulator, LoopbackServer, RecordedRequest, serve
-from providers.errors import NotFound
-from providers.http import HttpPolicy
-from tools.errors import ToolFailure
-from tools.sources.commcare import CommCareFilters, CommCareSource
+from casebridge.providers.commcare.client import CommCareClient
+from casebridge.providers.commcare.data import dataset
+from casebridge.providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
+from casebridge.providers.emulation import Emulator, LoopbackServer, RecordedRequest, serve
+from casebridge.providers.errors import NotFound
+from casebridge.providers.http import HttpPolicy
+from casebridge.tools.errors import ToolFailure
+from casebridge.tools.sources.commcare import CommCareFilters, CommCareSource
 
 DATA = dataset()
 POLICY = HttpPolicy(deadline=8.0, attempts=3, wait_initial=0.01, wait_max=0.05, wait_jitter=0.0, max_retry_after=1.0)

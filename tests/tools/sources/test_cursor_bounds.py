@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from casebridge.tools import cursor as cursors
+from casebridge.tools.search_cases import MAX_LIMIT as MAX_PAGE_SIZE
 from tests.support import Emulators, text_of
-from tools import cursor as cursors
-from tools.search_cases import MAX_LIMIT as MAX_PAGE_SIZE
 
 LIST_PATHS = {
     "clearinghouse": "/api/v2p1/cases",
