@@ -84,7 +84,7 @@ def test_secrets_are_sensitive_and_never_in_args() -> None:
         assert not option.get("required", False), "every provider is optional"
     assert config["command"] == "uv"
     # uv installs exactly the bundle's uv.lock (refusing a stale one) and runs the bundle's own source.
-    assert config["args"] == ["run", "--directory", "${__dirname}", "--locked", "python", "-m", "server"]
+    assert config["args"] == ["run", "--directory", "${__dirname}", "--locked", "python", "-m", "casebridge.server"]
     assert "user_config" not in json.dumps(config["args"])
 
 
