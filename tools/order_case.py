@@ -27,7 +27,7 @@ from casebridge.tools.models import CaseSummary, Model, Visible
 from casebridge.tools.registry import SourceRegistry
 from casebridge.tools.render import SANDBOX_BANNER, case_line, fence, tool_result
 from casebridge.tools.sources.certn import CHECK_TYPE_VOCAB, CertnSource, Tag
-from casebridge.tools.support import after_send, elicited
+from casebridge.tools.support import after_send, claims, elicited
 from casebridge.tools.support.existing import Existing, look
 from casebridge.tools.support.order_checks import invite_change, refuse_unknown_group
 from casebridge.tools.text import one_line, web_link
@@ -493,25 +493,19 @@ async def _place(
             raise consent.replayed(NOTHING, REQUOTE) if via == "token" else elicited.replayed(NOTHING, NAME)
         if claim.status == "failed":
             assert claim.row is not None
-            said = claim.row.entry.detail.get("message") or "refused"
-            raise ToolFailure(
-                "provider_rejected",
-                f"{NOTHING}: an identical order placed at the same moment failed",
+            raise claims.identical_failed(
+                claim.row,
+                nothing=NOTHING,
+                done="order placed",
                 provider="certn",
                 fix="Change the order as the message says, then ask the user to confirm again.",
-                provider_message=str(said),
             )
         if claim.status == "busy":
             assert claim.row is not None
             waited = claim.row.entry.detail.get("attempt", claim.row.id)
             if time.monotonic() > give_up:
-                raise ToolFailure(
-                    "provider_unavailable",
-                    "an identical order is being placed right now; this call ordered nothing",
-                    provider="certn",
-                    retryable=True,
-                    retry_after_seconds=5,
-                    fix="Call again with the same arguments in a few seconds to get its result.",
+                raise claims.still_in_flight(
+                    doing="order is being placed", did_nothing="ordered nothing", provider="certn", same="arguments"
                 )
             await anyio.sleep(settings.poll_interval)
             continue

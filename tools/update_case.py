@@ -23,7 +23,7 @@ from casebridge.tools.models import Visible
 from casebridge.tools.registry import SourceRegistry
 from casebridge.tools.render import SANDBOX_BANNER, tool_result
 from casebridge.tools.sources.commcare import CommCareSource
-from casebridge.tools.support import after_send, elicited
+from casebridge.tools.support import after_send, claims, elicited
 from casebridge.tools.support.case_changes import CaseChange, Plan, Planned, applied, plan
 
 log = logging.getLogger("casebridge.orders")
@@ -187,24 +187,16 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
                 raise consent.replayed(NOTHING, REQUOTE) if flow == "token" else elicited.replayed(NOTHING, NAME)
             if claim.status == "failed":
                 assert claim.row is not None
-                said = claim.row.entry.detail.get("message") or "refused"
-                raise ToolFailure(
-                    "provider_rejected",
-                    f"{NOTHING}: an identical change made at the same moment failed",
-                    provider="commcare",
-                    provider_message=str(said),
-                )
+                raise claims.identical_failed(claim.row, nothing=NOTHING, done="change made", provider="commcare")
             if claim.status == "busy":
                 assert claim.row is not None
                 waited = claim.row.entry.detail.get("attempt", claim.row.id)
                 if time.monotonic() > give_up:
-                    raise ToolFailure(
-                        "provider_unavailable",
-                        "an identical change is being written right now; this call wrote nothing",
+                    raise claims.still_in_flight(
+                        doing="change is being written",
+                        did_nothing="wrote nothing",
                         provider="commcare",
-                        retryable=True,
-                        retry_after_seconds=5,
-                        fix="Call again with the same changes in a few seconds to get its result.",
+                        same="changes",
                     )
                 await anyio.sleep(settings.poll_interval)
                 continue
