@@ -161,8 +161,11 @@ class BodyDeadline:
         try:
             await self.app(scope, guarded_receive, guarded_send)
         except Exception:
+            # Only the error the cut-off body caused in the app is dropped (a 408 answers it below);
+            # any other error propagates.
             if not timed_out:
                 raise
+            log.debug("the app failed on a request body cut off after %g s", self.timeout, exc_info=True)
         if timed_out and not started:
             await _json_response(send, 408, {"error": f"request body not received within {self.timeout:g} s"})
 

@@ -12,12 +12,10 @@ from pydantic import SecretStr
 
 from casebridge.providers.commcare import emulator as commcare
 from casebridge.providers.emulation import Emulator, LoopbackServer, RecordedRequest
-from casebridge.server.app import CasebridgeServer, build_server
-from casebridge.server.env_settings import Settings
+from casebridge.server.app import CasebridgeServer
 from casebridge.server.ledger import OrderLedger
-from casebridge.server.wiring import build_registry
 from casebridge.tools.actions import ActionSettings
-from tests.tools.write_support import FAST, WRITE_POLICY, FakeClock
+from tests.tools.write_support import FAST, FakeClock, world_server
 
 V2 = f"/a/{commcare.SANDBOX_DOMAIN}/api/case/v2/"
 OWNER = "4fa8e3c7e8e14c5f9bd1e2f6c3a0d9b1"
@@ -37,15 +35,9 @@ class CommCareWorld:
             "commcare_api_key": SecretStr(commcare.SANDBOX_API_KEY),
             "commcare_domain": commcare.SANDBOX_DOMAIN,
             "commcare_base_url": self.url,
-            "casebridge_data_dir": self.data_dir,
             **overrides,
         }
-        settings = Settings(_env_file=None, **fields)  # type: ignore[call-arg]
-        registry = build_registry(settings, read_only=read_only, policy=WRITE_POLICY)
-        if registry.ledger is not None:
-            registry.ledger = OrderLedger(self.data_dir, secrets=settings.secret_values(), clock=self.clock)
-        registry.actions = self.actions
-        return build_server(registry)
+        return world_server(fields, self.data_dir, self.clock, self.actions, read_only=read_only)
 
     def ledger(self) -> OrderLedger:
         return OrderLedger(self.data_dir, clock=self.clock)

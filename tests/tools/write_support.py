@@ -56,6 +56,18 @@ class FakeClock:
         self.t += seconds
 
 
+def world_server(
+    fields: dict[str, Any], data_dir: Path, clock: FakeClock, actions: ActionSettings, *, read_only: bool = False
+) -> CasebridgeServer:
+    """A server over ``fields`` whose ledger in ``data_dir`` runs on the test's ``clock`` and time limits."""
+    settings = Settings(_env_file=None, **{"casebridge_data_dir": data_dir, **fields})  # type: ignore[call-arg]
+    registry = build_registry(settings, read_only=read_only, policy=WRITE_POLICY)
+    if registry.ledger is not None:
+        registry.ledger = OrderLedger(data_dir, secrets=settings.secret_values(), clock=clock)
+    registry.actions = actions
+    return build_server(registry)
+
+
 @dataclass
 class World:
     emu: CertnEmulator
@@ -67,18 +79,8 @@ class World:
 
     def server(self, *, read_only: bool = False, **overrides: Any) -> CasebridgeServer:
         """A new server object over the same emulator and ledger file (a "restart")."""
-        fields: dict[str, Any] = {
-            "certn_api_key": SecretStr(self.api_key),
-            "certn_base_url": self.url,
-            "casebridge_data_dir": self.data_dir,
-            **overrides,
-        }
-        settings = Settings(_env_file=None, **fields)  # type: ignore[call-arg]
-        registry = build_registry(settings, read_only=read_only, policy=WRITE_POLICY)
-        if registry.ledger is not None:
-            registry.ledger = OrderLedger(self.data_dir, secrets=settings.secret_values(), clock=self.clock)
-        registry.actions = self.actions
-        return build_server(registry)
+        fields = {"certn_api_key": SecretStr(self.api_key), "certn_base_url": self.url, **overrides}
+        return world_server(fields, self.data_dir, self.clock, self.actions, read_only=read_only)
 
     def ledger(self) -> OrderLedger:
         return OrderLedger(self.data_dir, clock=self.clock)
