@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from casebridge.providers.emulation import free_port
+from casebridge.sandbox.emulation import free_port
 
 PYTHON = sys.executable
 ROOT_DIR = Path(__file__).resolve().parent.parent
@@ -260,9 +260,9 @@ class Lab:
 
     def env(self) -> dict[str, str]:
         """Variables that configure all three providers against the emulators."""
-        from casebridge.providers.certn import emulator as certn
-        from casebridge.providers.clearinghouse import emulator as clearinghouse
-        from casebridge.providers.commcare import emulator as commcare
+        from casebridge.sandbox.certn import app as certn
+        from casebridge.sandbox.clearinghouse import app as clearinghouse
+        from casebridge.sandbox.commcare import app as commcare
 
         return {
             "CLEARINGHOUSE_API_TOKEN": clearinghouse.SANDBOX_TOKEN,

@@ -388,9 +388,9 @@ def serve_emulators(port: int) -> int:
         sys.stderr.write(f"casebridge: {exc}\n")
         return 1
     base = base_url(sock)
-    from casebridge.providers.certn import emulator as certn
-    from casebridge.providers.clearinghouse import emulator as clearinghouse
-    from casebridge.providers.commcare import emulator as commcare
+    from casebridge.sandbox.certn import app as certn
+    from casebridge.sandbox.clearinghouse import app as clearinghouse
+    from casebridge.sandbox.commcare import app as commcare
 
     def announce() -> None:  # this command's own output, whatever the log level
         sys.stderr.write(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from casebridge.providers.emulation import Emulator
 from casebridge.providers.http import ASGITransport, AsyncBaseTransport
+from casebridge.sandbox.emulation import Emulator
 from casebridge.server.settings import SettingsValues
 
 S = TypeVar("S", bound=SettingsValues)
@@ -15,18 +15,18 @@ SANDBOX_HOST = "http://sandbox.invalid"
 
 
 def build_emulators() -> dict[str, Emulator]:
-    from casebridge.providers.certn import emulator as certn
-    from casebridge.providers.clearinghouse import emulator as clearinghouse
-    from casebridge.providers.commcare import emulator as commcare
+    from casebridge.sandbox.certn import app as certn
+    from casebridge.sandbox.clearinghouse import app as clearinghouse
+    from casebridge.sandbox.commcare import app as commcare
 
     return {"clearinghouse": clearinghouse.build(), "commcare": commcare.build(), "certn": certn.build()}
 
 
 def sandbox_settings(base: S, base_url: str = SANDBOX_HOST) -> S:
     """``base`` with every provider pointed at the emulators and their sandbox credentials."""
-    from casebridge.providers.certn import emulator as certn
-    from casebridge.providers.clearinghouse import emulator as clearinghouse
-    from casebridge.providers.commcare import emulator as commcare
+    from casebridge.sandbox.certn import app as certn
+    from casebridge.sandbox.clearinghouse import app as clearinghouse
+    from casebridge.sandbox.commcare import app as commcare
 
     return base.model_copy(
         update={

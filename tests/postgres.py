@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from casebridge.providers.emulation import free_port
+from casebridge.sandbox.emulation import free_port
 
 USER = "casebridge"
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from casebridge.providers.emulation import Emulator, LoopbackServer
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.emulation import Emulator, LoopbackServer
 from casebridge.server.app import CasebridgeServer, build_server
 from casebridge.server.env_settings import Settings
 from casebridge.server.wiring import build_registry
@@ -51,9 +51,9 @@ class Emulators:
     """The three emulators, each on its own loopback port."""
 
     def __init__(self) -> None:
-        from casebridge.providers.certn import emulator as certn
-        from casebridge.providers.clearinghouse import emulator as clearinghouse
-        from casebridge.providers.commcare import emulator as commcare
+        from casebridge.sandbox.certn import app as certn
+        from casebridge.sandbox.clearinghouse import app as clearinghouse
+        from casebridge.sandbox.commcare import app as commcare
 
         self.modules = {"clearinghouse": clearinghouse, "commcare": commcare, "certn": certn}
         self.emulators: dict[str, Emulator] = {

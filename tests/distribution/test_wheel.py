@@ -52,7 +52,7 @@ def test_the_wheel_installs_one_top_level_package(dist: Path) -> None:
     for module in ("casebridge/server/cli.py", "casebridge/tools/order_case.py", "casebridge/providers/http.py"):
         assert module in names
     # The sandbox ships: its emulators are what --sandbox and doctor --sandbox run against.
-    assert "casebridge/providers/certn/emulator.py" in names
+    assert "casebridge/sandbox/certn/app.py" in names
     (sdist,) = dist.glob("casebridge-*.tar.gz")
     assert sdist.stat().st_size > 0
 

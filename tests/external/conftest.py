@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from casebridge.providers.emulation import free_port
+from casebridge.sandbox.emulation import free_port
 from tests.external.clients import MIN_NODE, NodeTools, install, node_major
 from tests.support import PYTHON, ROOT, subprocess_env
 

@@ -80,7 +80,7 @@ def test_bundle_holds_the_server_and_nothing_else(bundle: Path) -> None:
             info = zf.getinfo(name)
             assert (info.external_attr >> 16) & 0o170000 != 0o120000, f"{name} is a symbolic link"
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    assert "casebridge/server/cli.py" in names and "casebridge/providers/clearinghouse/emulator.py" in names
+    assert "casebridge/server/cli.py" in names and "casebridge/sandbox/clearinghouse/app.py" in names
 
 
 def locked_versions(lock: Path) -> dict[str, str]:

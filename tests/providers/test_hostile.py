@@ -23,12 +23,12 @@ import pytest
 
 from casebridge.providers import errors, http
 from casebridge.providers.certn.client import CertnClient
-from casebridge.providers.certn.emulator import error_body
 from casebridge.providers.clearinghouse.client import ClearinghouseClient
 from casebridge.providers.commcare.client import CommCareClient
-from casebridge.providers.emulation import Emulator, gzip_bomb, hostile_text
 from casebridge.providers.errors import InvalidRequest, MalformedResponse, ProviderError, Timeout, Unavailable
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.certn.app import error_body
+from casebridge.sandbox.emulation import Emulator, gzip_bomb, hostile_text
 from tests.reliability.harness import CANARIES, PROVIDERS, CanaryEmulators
 from tests.support import FAST_POLICY
 
@@ -104,7 +104,7 @@ def connect(emus: CanaryEmulators, provider: str, policy: HttpPolicy, transport:
         ch = ClearinghouseClient.connect(f"{url}/api/v2p1", SECRET[provider], policy=policy, transport=transport)
         return Target(provider, ch, emulator, lambda: ch.search({}), lambda p, _: ch.search({}, cursor=p.next_cursor))
     if provider == "commcare":
-        from casebridge.providers.commcare.emulator import SANDBOX_DOMAIN, SANDBOX_USERNAME
+        from casebridge.sandbox.commcare.app import SANDBOX_DOMAIN, SANDBOX_USERNAME
 
         cc = CommCareClient.connect(
             url, SANDBOX_USERNAME, SECRET[provider], SANDBOX_DOMAIN, policy=policy, transport=transport

@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from casebridge.providers import errors
-from casebridge.providers.emulation import Emulator, LoopbackServer
 from casebridge.providers.http import USER_AGENT, ProviderHTTP, Redactor, json_body, parse_retry_after
+from casebridge.sandbox.emulation import Emulator, LoopbackServer
 from tests.support import TEST_POLICY
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casebridge.providers.emulation import QueryCache
+from casebridge.sandbox.emulation import QueryCache
 
 
 def test_computes_once_and_drops_the_least_recently_used() -> None:

@@ -8,9 +8,9 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from casebridge.providers.certn.client import CertnClient
-from casebridge.providers.certn.emulator import SANDBOX_API_KEY, error_body
 from casebridge.providers.errors import InvalidRequest
 from casebridge.providers.http import Redactor
+from casebridge.sandbox.certn.app import SANDBOX_API_KEY, error_body
 from tests.support import FAST_POLICY, Emulators
 
 KEY = "ck_live_7Fq2Zr9Lw3Xb8Tn4"  # 24 characters

@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from casebridge.providers.emulation import Emulator
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.emulation import Emulator
 from casebridge.server.app import CasebridgeServer, build_server
 from casebridge.server.wiring import build_registry
 from tests.support import Emulators

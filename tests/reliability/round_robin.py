@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx2 as httpx
 
-from casebridge.providers.emulation import LoopbackServer, free_port
+from casebridge.sandbox.emulation import LoopbackServer, free_port
 from tests.support import PYTHON, ROOT, subprocess_env
 
 HOP_HEADERS = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from casebridge.providers.certn.emulator import error_body
+from casebridge.sandbox.certn.app import error_body
 from tests.reliability.harness import CANARIES, CanaryEmulators, LogSpy, assert_no_canary, canary_server, leaks
 from tests.support import PYTHON, ROOT, TEST_POLICY, subprocess_env
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from casebridge.providers.certn.emulator import error_body
 from casebridge.providers.errors import ProviderError
+from casebridge.sandbox.certn.app import error_body
 from casebridge.server.app import CasebridgeServer
 from tests.reliability.harness import (
     CANARIES,
@@ -113,7 +113,7 @@ SERVER_DEADLINE = FAULT_POLICY.read_timeout * 0.5
 
 
 def refs(emulators: CanaryEmulators) -> dict[str, str]:
-    from casebridge.providers.commcare.data import dataset
+    from casebridge.sandbox.commcare.data import dataset
 
     certn = emulators["certn"].store  # type: ignore[attr-defined]
     normal = next(c for c in certn.ordered() if not c.id.startswith("4c0ffee0"))

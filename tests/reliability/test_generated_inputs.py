@@ -29,7 +29,7 @@ from mcp.shared.exceptions import MCPError
 
 from casebridge.providers.certn import vocab as certn_vocab
 from casebridge.providers.clearinghouse import vocab as ch_vocab
-from casebridge.providers.emulation import RecordedRequest
+from casebridge.sandbox.emulation import RecordedRequest
 from casebridge.server.app import CasebridgeServer
 from casebridge.tools import cursor as cursors
 from tests.reliability.harness import PROVIDERS, CanaryEmulators, assert_no_canary, canary_server, error_of
@@ -738,8 +738,8 @@ def ok_count(checker: Checker) -> int:
 
 @pytest.fixture(scope="module")
 def known_ids(emulators: CanaryEmulators) -> dict[str, list[str]]:
-    from casebridge.providers.clearinghouse.data import HOSTILE_CASE_IDS
-    from casebridge.providers.commcare.data import dataset
+    from casebridge.sandbox.clearinghouse.data import HOSTILE_CASE_IDS
+    from casebridge.sandbox.commcare.data import dataset
 
     certn = emulators["certn"].store  # type: ignore[attr-defined]
     return {

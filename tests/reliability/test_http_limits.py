@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx2 as httpx
 import pytest
 
-from casebridge.providers.emulation import free_port
+from casebridge.sandbox.emulation import free_port
 from tests.reliability.test_http_transport import INIT, JSON_HEADERS, MODERN, TOKEN, Served
 from tests.support import PYTHON, ROOT, subprocess_env
 

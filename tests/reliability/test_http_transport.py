@@ -21,7 +21,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from casebridge.providers.emulation import free_port
+from casebridge.sandbox.emulation import free_port
 from casebridge.server.cli import MAX_REQUEST_BODY, parse_args
 from tests.reliability.harness import CANARIES, leaks
 from tests.support import PYTHON, ROOT, subprocess_env, text_of

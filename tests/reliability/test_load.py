@@ -24,7 +24,7 @@ import httpx2 as httpx
 import pytest
 from mcp import Client
 
-from casebridge.providers.emulation import free_port
+from casebridge.sandbox.emulation import free_port
 from tests.support import PYTHON, ROOT, subprocess_env, text_of
 
 CLIENTS = 50
@@ -59,9 +59,9 @@ def rss_mb(pid: int) -> float:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    from casebridge.providers.certn import emulator as certn
-    from casebridge.providers.clearinghouse import emulator as clearinghouse
-    from casebridge.providers.commcare import emulator as commcare
+    from casebridge.sandbox.certn import app as certn
+    from casebridge.sandbox.clearinghouse import app as clearinghouse
+    from casebridge.sandbox.commcare import app as commcare
 
     emu_port, port = free_port(), free_port()
     emulators = subprocess.Popen(

@@ -23,13 +23,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from casebridge.providers.certn import emulator as certn
-from casebridge.providers.certn.emulator import error_body
-from casebridge.providers.clearinghouse import data as clearinghouse_data
-from casebridge.providers.clearinghouse import emulator as clearinghouse
-from casebridge.providers.commcare import data as commcare_data
-from casebridge.providers.commcare import emulator as commcare
-from casebridge.providers.emulation import Emulator
+from casebridge.sandbox.certn import app as certn
+from casebridge.sandbox.certn.app import error_body
+from casebridge.sandbox.clearinghouse import app as clearinghouse
+from casebridge.sandbox.clearinghouse import data as clearinghouse_data
+from casebridge.sandbox.commcare import app as commcare
+from casebridge.sandbox.commcare import data as commcare_data
+from casebridge.sandbox.emulation import Emulator
 from casebridge.server.app import build_server
 from casebridge.server.env_settings import Settings
 from casebridge.server.sandbox import in_process_transports, sandbox_settings

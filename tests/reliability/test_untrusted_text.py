@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from casebridge.providers.certn.data import HOSTILE_CASE_ID as CERTN_HOSTILE
-from casebridge.providers.clearinghouse.data import HOSTILE_CASE_IDS
+from casebridge.sandbox.certn.data import HOSTILE_CASE_ID as CERTN_HOSTILE
+from casebridge.sandbox.clearinghouse.data import HOSTILE_CASE_IDS
 from casebridge.server.app import CasebridgeServer
 from casebridge.tools.models import CaseDetail, CaseSummary, Item, SearchResult
 from casebridge.tools.render import detail_text, fence, search_text

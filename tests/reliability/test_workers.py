@@ -19,8 +19,8 @@ import httpx2 as httpx
 import pytest
 from mcp import Client
 
-from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
-from casebridge.providers.emulation import LoopbackServer
+from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, build
+from casebridge.sandbox.emulation import LoopbackServer
 from casebridge.server.ledger_postgres import PostgresLedger
 from tests.postgres import PostgresCluster
 from tests.reliability.round_robin import RoundRobin, Worker, serve_front

@@ -17,7 +17,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from casebridge.providers.certn.emulator import error_body
+from casebridge.sandbox.certn.app import error_body
 from casebridge.server.app import CasebridgeServer
 from tests.reliability.harness import (
     CANARIES,

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from casebridge.providers.emulation import LoopbackServer
+from casebridge.sandbox.emulation import LoopbackServer
 
 RESOURCE_PATH = "/mcp"
 

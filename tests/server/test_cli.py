@@ -126,7 +126,7 @@ def test_a_busy_port_is_one_line_and_a_failure() -> None:
 def test_sandbox_command_announces_its_address_after_binding() -> None:
     import httpx2 as httpx
 
-    from casebridge.providers.certn import emulator as certn
+    from casebridge.sandbox.certn import app as certn
 
     with started("sandbox", "--port", "0") as (_, lines):
         found = re.fullmatch(r"casebridge emulators \(synthetic data\) on (http://127\.0\.0\.1:\d+)", lines[0])

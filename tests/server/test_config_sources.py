@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from casebridge.providers.emulation import free_port
+from casebridge.sandbox.emulation import free_port
 from casebridge.server.env_settings import Settings
 from casebridge.server.settings import DEFAULT_CERTN_URL, DEFAULT_CLEARINGHOUSE_URL, DEFAULT_COMMCARE_URL, load_settings
 from tests.support import PYTHON, ROOT, Emulators, text_of

@@ -6,7 +6,7 @@ import subprocess
 
 from pydantic import SecretStr
 
-from casebridge.providers.emulation import free_port
+from casebridge.sandbox.emulation import free_port
 from casebridge.server.doctor import Row, check_all, render
 from tests.support import PYTHON, ROOT, TEST_POLICY, Emulators, subprocess_env
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from casebridge.providers.commcare.emulator import build
-from casebridge.providers.emulation import LoopbackServer, serve
+from casebridge.sandbox.commcare.app import build
+from casebridge.sandbox.emulation import LoopbackServer, serve
 from casebridge.server.doctor import Row, check_all
 from tests.support import TEST_POLICY, Emulators
 

@@ -21,7 +21,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from casebridge.providers.emulation import free_port
+from casebridge.sandbox.emulation import free_port
 from casebridge.server.ledger import OrderLedger
 from tests.server.oauth_support import Issuer
 from tests.support import PYTHON, ROOT, Emulators, subprocess_env, text_of

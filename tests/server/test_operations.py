@@ -17,7 +17,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from casebridge.providers.emulation import free_port
+from casebridge.sandbox.emulation import free_port
 from tests.reliability.harness import CANARIES
 from tests.support import PYTHON, ROOT, Emulators, subprocess_env
 

@@ -13,7 +13,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 
-from casebridge.providers.emulation import free_port
+from casebridge.sandbox.emulation import free_port
 from tests.support import PYTHON, ROOT, Emulators, subprocess_env, text_of
 
 INIT = {
@@ -204,9 +204,9 @@ def test_non_loopback_bind_without_token_refuses_to_start() -> None:
 def test_sandbox_command_serves_the_three_emulators_on_loopback() -> None:
     import httpx2 as httpx
 
-    from casebridge.providers.certn import emulator as certn
-    from casebridge.providers.clearinghouse import emulator as clearinghouse
-    from casebridge.providers.commcare import emulator as commcare
+    from casebridge.sandbox.certn import app as certn
+    from casebridge.sandbox.clearinghouse import app as clearinghouse
+    from casebridge.sandbox.commcare import app as commcare
 
     port = free_port()
     proc = subprocess.Popen(

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from casebridge.providers.commcare import emulator as commcare
-from casebridge.providers.emulation import Emulator, LoopbackServer, RecordedRequest
+from casebridge.sandbox.commcare import app as commcare
+from casebridge.sandbox.emulation import Emulator, LoopbackServer, RecordedRequest
 from casebridge.server.app import CasebridgeServer
 from casebridge.server.ledger import OrderLedger
 from casebridge.tools.actions import ActionSettings

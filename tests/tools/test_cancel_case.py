@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from casebridge.providers.certn.emulator import error_body
+from casebridge.sandbox.certn.app import error_body
 from tests.support import hold
 from tests.tools.write_support import Elicitation, World, call
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from casebridge.providers.commcare.data import dataset
-from casebridge.providers.commcare.emulator import build
-from casebridge.providers.emulation import Emulator, LoopbackServer, serve
+from casebridge.sandbox.commcare.app import build
+from casebridge.sandbox.commcare.data import dataset
+from casebridge.sandbox.emulation import Emulator, LoopbackServer, serve
 from tests.support import Emulators, hold, make_server, text_of
 
 DATA = dataset()

@@ -9,9 +9,9 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from casebridge.providers.certn.data import PACKAGE_BASIC_ID, PACKAGE_RETIRED_ID
-from casebridge.providers.certn.emulator import build
-from casebridge.providers.emulation import LoopbackServer
+from casebridge.sandbox.certn.app import build
+from casebridge.sandbox.certn.data import PACKAGE_BASIC_ID, PACKAGE_RETIRED_ID
+from casebridge.sandbox.emulation import LoopbackServer
 from casebridge.server.env_settings import Settings
 from casebridge.server.sandbox import build_emulators, in_process_transports, sandbox_settings
 from casebridge.server.wiring import build_registry

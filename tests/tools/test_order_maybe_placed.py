@@ -15,8 +15,8 @@ import pytest
 from mcp import Client
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from casebridge.providers.certn.emulator import CertnEmulator
-from casebridge.providers.emulation import LoopbackServer
+from casebridge.sandbox.certn.app import CertnEmulator
+from casebridge.sandbox.emulation import LoopbackServer
 from casebridge.server.ledger import FILE_NAME
 from tests.support import hold
 from tests.tools.write_support import ORDER, Called, World, call

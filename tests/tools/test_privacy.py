@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 from pydantic import ValidationError
 
-from casebridge.providers.commcare.data import CaseRecord, dataset
+from casebridge.sandbox.commcare.data import CaseRecord, dataset
 from casebridge.server.ledger import format_table
 from casebridge.tools.privacy import DEFAULT_SENSITIVE_PROPERTIES, PrivacyPolicy
 from tests.support import ERAS, Emulators, make_server, text_of

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from casebridge.providers.certn.emulator import error_body
+from casebridge.sandbox.certn.app import error_body
 from tests.support import Emulators, hold, text_of
 from tests.tools.write_support import ORDER, Elicitation, World, call
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from casebridge.providers.commcare.data import dataset
+from casebridge.sandbox.commcare.data import dataset
 from casebridge.server.ledger_base import format_table
 from tests.support import ERAS
 from tests.tools.commcare_writes_support import OWNER, CommCareWorld, cc_world

@@ -8,8 +8,8 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from casebridge.providers.commcare import emulator as commcare
-from casebridge.providers.commcare.data import dataset
+from casebridge.sandbox.commcare import app as commcare
+from casebridge.sandbox.commcare.data import dataset
 from casebridge.server.oauth import WRITE_TOOLS
 from tests.support import Emulators, make_server
 from tests.tools.commcare_writes_support import OWNER, V2, CommCareWorld, cc_world

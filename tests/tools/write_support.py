@@ -17,9 +17,9 @@ from mcp import Client
 from mcp.types import ElicitRequestParams, ElicitResult
 from pydantic import SecretStr
 
-from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
-from casebridge.providers.emulation import LoopbackServer, RecordedRequest
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, build
+from casebridge.sandbox.emulation import LoopbackServer, RecordedRequest
 from casebridge.server.app import CasebridgeServer, build_server
 from casebridge.server.env_settings import Settings
 from casebridge.server.ledger import OrderLedger

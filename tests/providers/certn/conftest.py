@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from casebridge.providers.certn.client import CertnClient
-from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
-from casebridge.providers.emulation import LoopbackServer, serve
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, build
+from casebridge.sandbox.emulation import LoopbackServer, serve
 from tests.support import FAST_POLICY as FAST
 
 

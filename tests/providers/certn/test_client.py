@@ -7,8 +7,6 @@ from datetime import date
 import pytest
 
 from casebridge.providers.certn.client import CasePage, CertnClient, GroupPage
-from casebridge.providers.certn.data import HOSTILE_CASE_ID
-from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, error_body
 from casebridge.providers.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -21,6 +19,8 @@ from casebridge.providers.errors import (
     Unavailable,
 )
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, error_body
+from casebridge.sandbox.certn.data import HOSTILE_CASE_ID
 
 CASES = "/api/public/cases/"
 
@@ -380,7 +380,7 @@ async def test_slow_answer_times_out(emu: CertnEmulator, base_url: str) -> None:
 
 
 async def test_unreachable_service_is_unavailable(fast_policy: HttpPolicy) -> None:
-    from casebridge.providers.emulation import free_port
+    from casebridge.sandbox.emulation import free_port
 
     async with CertnClient.connect(f"http://127.0.0.1:{free_port()}", SANDBOX_API_KEY, policy=fast_policy) as c:
         with pytest.raises(Unavailable) as info:

@@ -7,8 +7,6 @@ from datetime import date, timedelta
 import httpx2 as httpx
 import pytest
 
-from casebridge.providers.certn.data import HOSTILE_CASE_ID, REFERENCE, derive_status
-from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
 from casebridge.providers.certn.vocab import (
     CHECK_STATUS,
     CHECK_TYPES,
@@ -16,7 +14,9 @@ from casebridge.providers.certn.vocab import (
     DEPRECATED_OVERALL_STATUS,
     OVERALL_STATUS,
 )
-from casebridge.providers.emulation import serve
+from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, build
+from casebridge.sandbox.certn.data import HOSTILE_CASE_ID, REFERENCE, derive_status
+from casebridge.sandbox.emulation import serve
 
 AUTH = {"Authorization": f"Api-Key {SANDBOX_API_KEY}"}
 

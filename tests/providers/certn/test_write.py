@@ -23,14 +23,6 @@ from casebridge.providers.certn.client import (
     PackageOrderRequest,
     Residence,
 )
-from casebridge.providers.certn.data import (
-    PACKAGE_BASIC_ID,
-    PACKAGE_FULL_ID,
-    PACKAGE_RETIRED_ID,
-    REPORT_FAILS_CASE_ID,
-)
-from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build, error_body
-from casebridge.providers.emulation import LoopbackServer, free_port
 from casebridge.providers.errors import (
     MalformedResponse,
     NotFound,
@@ -40,6 +32,14 @@ from casebridge.providers.errors import (
     Timeout,
     Unavailable,
 )
+from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, build, error_body
+from casebridge.sandbox.certn.data import (
+    PACKAGE_BASIC_ID,
+    PACKAGE_FULL_ID,
+    PACKAGE_RETIRED_ID,
+    REPORT_FAILS_CASE_ID,
+)
+from casebridge.sandbox.emulation import LoopbackServer, free_port
 from tests.providers.certn.conftest import FAST
 
 WRITE_FAST = replace(FAST, read_timeout=0.5, deadline=1.0)

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from casebridge.providers.clearinghouse.client import ClearinghouseClient
-from casebridge.providers.clearinghouse.emulator import SANDBOX_TOKEN, build
-from casebridge.providers.emulation import Emulator, LoopbackServer, serve
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.clearinghouse.app import SANDBOX_TOKEN, build
+from casebridge.sandbox.emulation import Emulator, LoopbackServer, serve
 from tests.support import FAST_POLICY as FAST
 
 # A small provider page so pagination crosses many pages on little data.

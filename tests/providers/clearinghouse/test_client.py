@@ -8,9 +8,6 @@ from typing import Any
 import pytest
 
 from casebridge.providers.clearinghouse.client import CasePage, ClearinghouseClient
-from casebridge.providers.clearinghouse.data import BUSY_CASE_ID, dataset
-from casebridge.providers.clearinghouse.emulator import SANDBOX_TOKEN
-from casebridge.providers.emulation import Emulator
 from casebridge.providers.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -24,6 +21,9 @@ from casebridge.providers.errors import (
     Unavailable,
 )
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.clearinghouse.app import SANDBOX_TOKEN
+from casebridge.sandbox.clearinghouse.data import BUSY_CASE_ID, dataset
+from casebridge.sandbox.emulation import Emulator
 
 CASES_PATH = "/api/v2p1/cases"
 PAGE_SIZE = 7  # the conftest's emulator page size (checked by test_page_size_fixture)

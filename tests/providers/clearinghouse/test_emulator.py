@@ -10,9 +10,9 @@ import httpx2 as httpx
 import pytest
 
 from casebridge.providers.clearinghouse import vocab
-from casebridge.providers.clearinghouse.data import BUSY_CASE_ID, HOSTILE_CASE_ID, HOSTILE_CASE_IDS, INJECTION, dataset
-from casebridge.providers.clearinghouse.emulator import SANDBOX_TOKEN, build
-from casebridge.providers.emulation import Emulator
+from casebridge.sandbox.clearinghouse.app import SANDBOX_TOKEN, build
+from casebridge.sandbox.clearinghouse.data import BUSY_CASE_ID, HOSTILE_CASE_ID, HOSTILE_CASE_IDS, INJECTION, dataset
+from casebridge.sandbox.emulation import Emulator
 
 AUTH = {"Authorization": f"Token {SANDBOX_TOKEN}"}
 
@@ -186,7 +186,7 @@ def test_data_is_deterministic_and_seeded() -> None:
     assert dataset() is default
     other = dataset(seed=7)
     assert [c.id for c in other.cases] != [c.id for c in default.cases]
-    from casebridge.providers.clearinghouse.data import _Generator
+    from casebridge.sandbox.clearinghouse.data import _Generator
 
     fresh = _Generator(2026).run()
     assert [c.body for c in fresh.cases] == [c.body for c in default.cases]

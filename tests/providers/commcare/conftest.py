@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from casebridge.providers.commcare.client import CommCareClient
-from casebridge.providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
-from casebridge.providers.emulation import Emulator, LoopbackServer, serve
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.commcare.app import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
+from casebridge.sandbox.emulation import Emulator, LoopbackServer, serve
 
 FAST = HttpPolicy(
     connect_timeout=2.0,

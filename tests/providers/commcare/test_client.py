@@ -5,9 +5,6 @@ from __future__ import annotations
 import pytest
 
 from casebridge.providers.commcare.client import BulkMissing, CaseV2, CommCareClient
-from casebridge.providers.commcare.data import DUPLICATE_EXTERNAL_ID, dataset
-from casebridge.providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
-from casebridge.providers.emulation import Emulator, LoopbackServer, serve
 from casebridge.providers.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -20,6 +17,9 @@ from casebridge.providers.errors import (
     Unavailable,
 )
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.commcare.app import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
+from casebridge.sandbox.commcare.data import DUPLICATE_EXTERNAL_ID, dataset
+from casebridge.sandbox.emulation import Emulator, LoopbackServer, serve
 
 DATA = dataset()
 

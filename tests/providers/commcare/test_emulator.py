@@ -12,9 +12,9 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from casebridge.providers.commcare.data import DUPLICATE_EXTERNAL_ID, NOW, _Gen, dataset
-from casebridge.providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
-from casebridge.providers.emulation import LoopbackServer, serve
+from casebridge.sandbox.commcare.app import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
+from casebridge.sandbox.commcare.data import DUPLICATE_EXTERNAL_ID, NOW, _Gen, dataset
+from casebridge.sandbox.emulation import LoopbackServer, serve
 
 AUTH = {"Authorization": f"ApiKey {SANDBOX_USERNAME}:{SANDBOX_API_KEY}"}
 V05 = f"/a/{SANDBOX_DOMAIN}/api/v0.5/case/"

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from casebridge.providers.commcare.client import CommCareClient
-from casebridge.providers.commcare.data import dataset
-from casebridge.providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
 from casebridge.providers.commcare.writes import CommCareWriter
-from casebridge.providers.emulation import Emulator, LoopbackServer
 from casebridge.providers.errors import NotFound, Rejected, Unavailable
+from casebridge.sandbox.commcare.app import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
+from casebridge.sandbox.commcare.data import dataset
+from casebridge.sandbox.emulation import Emulator, LoopbackServer
 from tests.providers.commcare.conftest import FAST
 
 OWNER = "4fa8e3c7e8e14c5f9bd1e2f6c3a0d9b1"

@@ -10,11 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from casebridge.providers.certn.client import CertnClient
-from casebridge.providers.certn.data import HOSTILE_CASE_ID
-from casebridge.providers.certn.emulator import SANDBOX_API_KEY, CertnEmulator, build
-from casebridge.providers.emulation import LoopbackServer, serve
 from casebridge.providers.errors import NotFound
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, build
+from casebridge.sandbox.certn.data import HOSTILE_CASE_ID
+from casebridge.sandbox.emulation import LoopbackServer, serve
 from casebridge.tools.sources.certn import FILES_NOTE, CertnFilters, CertnSource
 
 POLICY = HttpPolicy(read_timeout=2, deadline=4, wait_initial=0.01, wait_max=0.02, wait_jitter=0)

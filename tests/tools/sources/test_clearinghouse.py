@@ -9,11 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from casebridge.providers.clearinghouse.client import ClearinghouseClient
-from casebridge.providers.clearinghouse.data import BUSY_CASE_ID, HOSTILE_CASE_ID, HOSTILE_CASE_IDS, dataset
-from casebridge.providers.clearinghouse.emulator import SANDBOX_TOKEN, build
-from casebridge.providers.emulation import Emulator, LoopbackServer, serve
 from casebridge.providers.errors import InvalidRequest, NotFound
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.clearinghouse.app import SANDBOX_TOKEN, build
+from casebridge.sandbox.clearinghouse.data import BUSY_CASE_ID, HOSTILE_CASE_ID, HOSTILE_CASE_IDS, dataset
+from casebridge.sandbox.emulation import Emulator, LoopbackServer, serve
 from casebridge.tools.sources.base import PageState
 from casebridge.tools.sources.clearinghouse import (
     MAX_REQUESTS_PER_SEARCH,

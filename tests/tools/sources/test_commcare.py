@@ -13,11 +13,11 @@ from pydantic import ValidationError
 
 import casebridge.tools.sources.commcare as commcare_source
 from casebridge.providers.commcare.client import CommCareClient
-from casebridge.providers.commcare.data import dataset
-from casebridge.providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
-from casebridge.providers.emulation import Emulator, LoopbackServer, serve
 from casebridge.providers.errors import NotFound
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.commcare.app import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
+from casebridge.sandbox.commcare.data import dataset
+from casebridge.sandbox.emulation import Emulator, LoopbackServer, serve
 from casebridge.tools.sources.commcare import CommCareFilters, CommCareSource
 
 DATA = dataset()

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from casebridge.providers.commcare.client import CommCareClient
-from casebridge.providers.commcare.data import dataset
-from casebridge.providers.commcare.emulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
-from casebridge.providers.emulation import Emulator, LoopbackServer, RecordedRequest, serve
 from casebridge.providers.errors import NotFound
 from casebridge.providers.http import HttpPolicy
+from casebridge.sandbox.commcare.app import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
+from casebridge.sandbox.commcare.data import dataset
+from casebridge.sandbox.emulation import Emulator, LoopbackServer, RecordedRequest, serve
 from casebridge.tools.errors import ToolFailure
 from casebridge.tools.sources.commcare import CommCareFilters, CommCareSource
 

@@ -23,7 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from casebridge.providers.certn.data import (
+from casebridge.providers.certn.vocab import ALL_OVERALL_STATUS, CHECK_TYPES, EXPLICIT_CHECK_PARENT
+from casebridge.sandbox.certn.data import (
     FILE_LINK_TTL,
     HOSTILE_CASE_ID,
     PACKAGE_BASIC_ID,
@@ -35,8 +36,7 @@ from casebridge.providers.certn.data import (
     generate,
     missing_claims,
 )
-from casebridge.providers.certn.vocab import ALL_OVERALL_STATUS, CHECK_TYPES, EXPLICIT_CHECK_PARENT
-from casebridge.providers.emulation import Emulator
+from casebridge.sandbox.emulation import Emulator
 
 SANDBOX_API_KEY = "sk_test_casebridge_sandbox"
 DEFAULT_PAGE_SIZE = 10

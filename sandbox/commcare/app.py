@@ -1,4 +1,4 @@
-"""CommCare HQ emulator: v0.5 list/detail and the Case Data API v2 (reads, and writes in emulator_writes)
+"""CommCare HQ emulator: v0.5 list/detail and the Case Data API v2 (reads, and writes in writes.py)
 over one data set, with the fact sheet's error bodies, auth and throttling; ``query`` is not evaluated (400)."""
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from casebridge.providers.commcare.data import CaseRecord, Dataset, dataset
-from casebridge.providers.commcare.emulator_writes import CaseWriter, WriteRefused, copy_dataset
-from casebridge.providers.emulation import Emulator, QueryCache
+from casebridge.sandbox.commcare.data import CaseRecord, Dataset, dataset
+from casebridge.sandbox.commcare.writes import CaseWriter, WriteRefused, copy_dataset
+from casebridge.sandbox.emulation import Emulator, QueryCache
 
 SANDBOX_DOMAIN = "casebridge-sandbox"
 SANDBOX_USERNAME = "sandbox@example.org"

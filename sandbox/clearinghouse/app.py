@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from casebridge.providers.clearinghouse import vocab
-from casebridge.providers.clearinghouse.data import (
+from casebridge.sandbox.clearinghouse.data import (
     BUSY_CASE_ID,
     HOST,
     HOSTILE_CASE_ID,
@@ -30,7 +30,7 @@ from casebridge.providers.clearinghouse.data import (
     Dataset,
     dataset,
 )
-from casebridge.providers.emulation import Emulator, QueryCache
+from casebridge.sandbox.emulation import Emulator, QueryCache
 
 __all__ = ["BUSY_CASE_ID", "HOSTILE_CASE_ID", "HOSTILE_CASE_IDS", "SANDBOX_TOKEN", "build"]
 

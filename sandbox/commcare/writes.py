@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from casebridge.providers.commcare.data import CaseRecord, Dataset
+from casebridge.sandbox.commcare.data import CaseRecord, Dataset
 
 MAX_BULK = 100
 FIELDS = frozenset(

@@ -1,0 +1,1 @@
+"""The certn emulator: its ASGI app and synthetic data."""

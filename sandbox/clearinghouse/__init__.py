@@ -1,0 +1,1 @@
+"""The clearinghouse emulator: its ASGI app and synthetic data."""

@@ -1,0 +1,1 @@
+"""The commcare emulator: its ASGI app and synthetic data."""
