@@ -1,1 +1,1 @@
-"""The certn emulator: its ASGI app and synthetic data."""
+"""The Certn emulator: app (routes and HTTP handlers), store (state and rules), data (synthetic data)."""

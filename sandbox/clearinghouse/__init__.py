@@ -1,1 +1,1 @@
-"""The clearinghouse emulator: its ASGI app and synthetic data."""
+"""The Clearinghouse emulator: app (routes and HTTP handlers), store (state and rules), data (synthetic data)."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bisect
+import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -19,24 +19,23 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
-from casebridge.providers.clearinghouse import vocab
 from casebridge.sandbox.clearinghouse.data import (
     BUSY_CASE_ID,
     HOST,
     HOSTILE_CASE_ID,
     HOSTILE_CASE_IDS,
-    CaseRecord,
     Dataset,
     dataset,
 )
-from casebridge.sandbox.emulation import Emulator, QueryCache
+from casebridge.sandbox.clearinghouse.store import BadFilter, ClearinghouseStore, Ordered, item_id
+from casebridge.sandbox.emulation import Emulator
 
 __all__ = ["BUSY_CASE_ID", "HOSTILE_CASE_ID", "HOSTILE_CASE_IDS", "SANDBOX_TOKEN", "build"]
 
 SANDBOX_TOKEN = "sandbox-clearinghouse-token"
 PREFIX = "/api/v2p1"
-INTEGER_FILTERS = frozenset({*vocab.FILTERS, "state", "court", "special_collection", "case_id"})
 PAGING_PARAMS = frozenset({"cursor", "no_cache"})
 
 
@@ -45,24 +44,8 @@ def build(
 ) -> Emulator:
     """A fresh emulator (its own faults and request log) over the shared data for ``seed`` (or ``data``)."""
     emulator = Emulator("clearinghouse")
-    api = _Api(dataset(seed) if data is None else data, token, page_size)
-    routes = [
-        Route("/api/v1/test", api.test),
-        Route(PREFIX + "/test", api.test),
-        Route(PREFIX + "/cases", api.cases),
-        Route(PREFIX + "/cases/", api.cases),
-        Route(PREFIX + "/cases/{case_id:int}/", api.case_detail),
-        Route(PREFIX + "/documents", api.documents),
-        Route(PREFIX + "/documents/", api.documents),
-        Route(PREFIX + "/documents/{doc_id:int}/text/", api.document_text),
-        Route(PREFIX + "/documents/{doc_id:int}/text", api.document_text),
-    ]
-    for kind in ("documents", "dockets", "resources"):
-        handler = api.sub_list(kind)
-        routes.append(Route(f"{PREFIX}/cases/{{case_id:int}}/{kind}/", handler))
-        routes.append(Route(f"{PREFIX}/cases/{{case_id:int}}/{kind}", handler))
-    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
-    emulator.wrap(app)
+    api = _ClearinghouseApi(ClearinghouseStore(dataset(seed) if data is None else data), token, page_size)
+    emulator.wrap(api.app())
     emulator.endless_page = endless_page
     return emulator
 
@@ -105,13 +88,31 @@ def _decode_cursor(value: str) -> tuple[int, bool] | None:
         return None
 
 
-class _Api:
-    def __init__(self, data: Dataset, token: str, page_size: int) -> None:
-        self.data = data
+class _ClearinghouseApi:
+    """The HTTP handlers over one store, behind DRF token auth."""
+
+    def __init__(self, store: ClearinghouseStore, token: str, page_size: int) -> None:
+        self.store = store
         self.token = token
         self.page_size = page_size
-        # Read-only API: each distinct filter is matched and ordered once.
-        self._matches: QueryCache[_Ordered] = QueryCache()
+
+    def app(self) -> ASGIApp:
+        routes = [
+            Route("/api/v1/test", self.test),
+            Route(PREFIX + "/test", self.test),
+            Route(PREFIX + "/cases", self.cases),
+            Route(PREFIX + "/cases/", self.cases),
+            Route(PREFIX + "/cases/{case_id:int}/", self.case_detail),
+            Route(PREFIX + "/documents", self.documents),
+            Route(PREFIX + "/documents/", self.documents),
+            Route(PREFIX + "/documents/{doc_id:int}/text/", self.document_text),
+            Route(PREFIX + "/documents/{doc_id:int}/text", self.document_text),
+        ]
+        for kind in ("documents", "dockets", "resources"):
+            handler = functools.partial(self.sub_list, kind)
+            routes.append(Route(f"{PREFIX}/cases/{{case_id:int}}/{kind}/", handler))
+            routes.append(Route(f"{PREFIX}/cases/{{case_id:int}}/{kind}", handler))
+        return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
 
     def _auth_error(self, request: Request) -> Response | None:
         header = request.headers.get("authorization")
@@ -133,31 +134,10 @@ class _Api:
         if denied := self._auth_error(request):
             return denied
         pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in PAGING_PARAMS]
-        wanted: dict[str, set[int]] = {}
-        texts: list[list[str]] = []
-        for key, value in pairs:
-            if key == "text":
-                texts.append(value.lower().split())
-                continue
-            if key not in INTEGER_FILTERS:
-                return _json([f"API Error: Key: {key}, Value: {value} not found."], request, 400)
-            try:
-                number = int(value)
-            except ValueError:
-                return _json([f"API Error: {value} is not an integer."], request, 400)
-            # The docs show defendant levels sent as defendant_type too; the id ranges are disjoint.
-            if key == "defendant_type" and number in vocab.DEFENDANT_LEVEL:
-                key = "defendant_level"
-            wanted.setdefault(key, set()).add(number)
-
-        def matches(case: CaseRecord) -> bool:
-            if any(not (case.ids[k] & ids) for k, ids in wanted.items()):
-                return False
-            return not texts or any(all(t in case.haystack for t in terms) for terms in texts)
-
-        # Filters AND across keys and OR within one, texts OR: order and repeats do not change the match.
-        cache_key = (tuple(sorted((k, tuple(sorted(ids))) for k, ids in wanted.items())), frozenset(map(tuple, texts)))
-        found = self._matches.get(cache_key, lambda: _Ordered([case for case in self.data.cases if matches(case)]))
+        try:
+            found = self.store.search(pairs)
+        except BadFilter as exc:
+            return _json([exc.message], request, 400)
         if not found.items:
             return _json([f"No results for {dict(pairs)!r}"], request, 400)
         return self._paginate(request, found, lambda case: case.body, pairs)
@@ -165,21 +145,19 @@ class _Api:
     async def case_detail(self, request: Request) -> Response:
         if denied := self._auth_error(request):
             return denied
-        case = self.data.by_id.get(request.path_params["case_id"])
+        case = self.store.case(request.path_params["case_id"])
         if case is None:
             raise HTTPException(404)
         return _json(case.body, request)
 
-    def sub_list(self, kind: str) -> Callable[[Request], Any]:
-        async def handler(request: Request) -> Response:
-            if denied := self._auth_error(request):
-                return denied
-            case = self.data.by_id.get(request.path_params["case_id"])
-            if case is None:
-                raise HTTPException(404)
-            return self._paginate(request, _Ordered(getattr(case, kind)), lambda item: item, [])
-
-        return handler
+    async def sub_list(self, kind: str, request: Request) -> Response:
+        """A case's ``kind``: documents, dockets or resources."""
+        if denied := self._auth_error(request):
+            return denied
+        case = self.store.case(request.path_params["case_id"])
+        if case is None:
+            raise HTTPException(404)
+        return self._paginate(request, Ordered(getattr(case, kind)), lambda item: item, [])
 
     async def documents(self, request: Request) -> Response:
         if denied := self._auth_error(request):
@@ -188,7 +166,7 @@ class _Api:
         if "case_id" not in params:
             return _json({"detail": "The 'case' query parameter is required."}, request, 400)
         try:
-            case = self.data.by_id.get(int(params["case_id"]))
+            case = self.store.case(int(params["case_id"]))
         except ValueError:
             return _json([f"API Error: {params['case_id']} is not an integer."], request, 400)
         if case is None:
@@ -197,20 +175,21 @@ class _Api:
         if title := params.get("title"):
             docs = [d for d in docs if title.lower() in str(d["title"]).lower()]
         pairs = [(k, v) for k, v in params.multi_items() if k not in PAGING_PARAMS]
-        return self._paginate(request, _Ordered(docs), lambda item: item, pairs)
+        return self._paginate(request, Ordered(docs), lambda item: item, pairs)
 
     async def document_text(self, request: Request) -> Response:
         if denied := self._auth_error(request):
             return denied
         doc_id = request.path_params["doc_id"]
-        if doc_id not in self.data.document_text:
+        text = self.store.data.document_text.get(doc_id)
+        if text is None:
             raise HTTPException(404)
-        return _json({"id": doc_id, "text": self.data.document_text[doc_id]}, request)
+        return _json({"id": doc_id, "text": text}, request)
 
     def _paginate(
         self,
         request: Request,
-        ordered: _Ordered,
+        ordered: Ordered,
         render: Callable[[Any], Any],
         pairs: list[tuple[str, str]],
     ) -> Response:
@@ -232,40 +211,10 @@ class _Api:
 
         next_url = previous_url = None
         if page:
-            first, last = _item_id(page[0]), _item_id(page[-1])
+            first, last = item_id(page[0]), item_id(page[-1])
             if ordered.lowest_id < last:
                 next_url = link(_encode_cursor(last))
             if ordered.highest_id > first:
                 previous_url = link(_encode_cursor(first, reverse=True))
         payload = {"next": next_url, "previous": previous_url, "results": [render(item) for item in page]}
         return _json(payload, request)
-
-
-class _Ordered:
-    """Items in the API's order (descending id), with their negated ids (ascending) for bisection."""
-
-    def __init__(self, items: Sequence[Any]) -> None:
-        self.items = sorted(items, key=_item_id, reverse=True)
-        self._keys = [-_item_id(item) for item in self.items]
-
-    @property
-    def highest_id(self) -> int:
-        return -self._keys[0]
-
-    @property
-    def lowest_id(self) -> int:
-        return -self._keys[-1]
-
-    def first_below(self, position: int, size: int) -> list[Any]:
-        """The first ``size`` items whose id is below ``position``."""
-        start = bisect.bisect_right(self._keys, -position)
-        return self.items[start : start + size]
-
-    def last_above(self, position: int, size: int) -> list[Any]:
-        """The last ``size`` items whose id is above ``position``."""
-        end = bisect.bisect_left(self._keys, -position)
-        return self.items[max(0, end - size) : end]
-
-
-def _item_id(item: Any) -> int:
-    return int(item.id if isinstance(item, CaseRecord) else item["id"])

@@ -1,1 +1,1 @@
-"""The commcare emulator: its ASGI app and synthetic data."""
+"""The CommCare emulator: app (routes and HTTP handlers), store (state and rules), data (synthetic data)."""

@@ -28,7 +28,8 @@ from casebridge.providers.commcare.client import CommCareClient
 from casebridge.providers.errors import InvalidRequest, MalformedResponse, ProviderError, Timeout, Unavailable
 from casebridge.providers.http import HttpPolicy
 from casebridge.sandbox.certn.app import error_body
-from casebridge.sandbox.emulation import Emulator, gzip_bomb, hostile_text
+from casebridge.sandbox.emulation import Emulator
+from casebridge.sandbox.faults import gzip_bomb, hostile_text
 from tests.reliability.harness import CANARIES, PROVIDERS, CanaryEmulators
 from tests.support import FAST_POLICY
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 from mcp import Client
 
-from casebridge.sandbox.emulation import hostile_text
+from casebridge.sandbox.faults import hostile_text
 from casebridge.server.app import CasebridgeServer
 from tests.reliability.harness import CANARIES, FAULT_POLICY, PROVIDERS, CanaryEmulators, canary_server, error_of
 from tests.support import ERAS, hold, text_of

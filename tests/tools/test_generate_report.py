@@ -7,7 +7,7 @@ import pytest
 from mcp import Client
 from mcp.types import ResourceLink
 
-from casebridge.sandbox.certn.data import REPORT_FAILS_CASE_ID
+from casebridge.sandbox.certn.store import REPORT_FAILS_CASE_ID
 from tests.support import hold
 from tests.tools.write_support import World, call
 

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from casebridge.providers.certn.client import CertnClient
 from casebridge.providers.http import HttpPolicy
-from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, build
-from casebridge.sandbox.emulation import LoopbackServer, serve
+from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator
+from tests.sandbox.certn import conftest as emulator
 from tests.support import FAST_POLICY as FAST
 
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[CertnEmulator, LoopbackServer]]:
-    emu = build()
-    with serve(emu.app) as server:
-        yield emu, server
-
-
-@pytest.fixture
-def emu(served: tuple[CertnEmulator, LoopbackServer]) -> Iterator[CertnEmulator]:
-    """The module's emulator with faults and the request log cleared (its store must not be changed)."""
-    emulator = served[0]
-    emulator.reset()
-    yield emulator
-    emulator.reset()
-
-
-@pytest.fixture
-def base_url(served: tuple[CertnEmulator, LoopbackServer]) -> str:
-    return served[1].url
+# The emulator on loopback: the sandbox tests' fixtures.
+served, emu, base_url = emulator.served, emulator.emu, emulator.base_url
 
 
 @pytest.fixture

@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from casebridge.providers.clearinghouse.client import ClearinghouseClient
 from casebridge.providers.http import HttpPolicy
-from casebridge.sandbox.clearinghouse.app import SANDBOX_TOKEN, build
-from casebridge.sandbox.emulation import Emulator, LoopbackServer, serve
+from casebridge.sandbox.clearinghouse.app import SANDBOX_TOKEN
+from casebridge.sandbox.emulation import Emulator
+from tests.sandbox.clearinghouse import conftest as emulator
 from tests.support import FAST_POLICY as FAST
 
-# A small provider page so pagination crosses many pages on little data.
-PAGE_SIZE = 7
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[Emulator, LoopbackServer]]:
-    emulator = build(page_size=PAGE_SIZE)
-    with serve(emulator.app) as server:  # type: ignore[arg-type]
-        yield emulator, server
-
-
-@pytest.fixture
-def emu(served: tuple[Emulator, LoopbackServer]) -> Iterator[Emulator]:
-    """The module's emulator with faults and the request log cleared."""
-    emulator = served[0]
-    emulator.reset()
-    yield emulator
-    emulator.reset()
-
-
-@pytest.fixture
-def base_url(served: tuple[Emulator, LoopbackServer]) -> str:
-    return served[1].url + "/api/v2p1"
-
-
-@pytest.fixture
-def page_size() -> int:
-    return PAGE_SIZE
-
+# The emulator on loopback: the sandbox tests' fixtures.
+served, emu, base_url, page_size = emulator.served, emulator.emu, emulator.base_url, emulator.page_size
 
 Connect = Callable[..., ClearinghouseClient]
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from casebridge.providers.commcare.client import CommCareClient
 from casebridge.providers.http import HttpPolicy
-from casebridge.sandbox.commcare.app import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME, build
-from casebridge.sandbox.emulation import Emulator, LoopbackServer, serve
+from casebridge.sandbox.commcare.app import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME
+from casebridge.sandbox.emulation import LoopbackServer
+from tests.sandbox.commcare import conftest as emulator
+
+# The emulator on loopback: the sandbox tests' fixtures.
+commcare_emulator, commcare_server, _reset = emulator.commcare_emulator, emulator.commcare_server, emulator._reset
 
 FAST = HttpPolicy(
     connect_timeout=2.0,
@@ -21,25 +25,6 @@ FAST = HttpPolicy(
     wait_jitter=0.0,
     max_retry_after=2.0,
 )
-
-
-@pytest.fixture(scope="session")
-def commcare_emulator() -> Emulator:
-    return build()
-
-
-@pytest.fixture(scope="session")
-def commcare_server(commcare_emulator: Emulator) -> Iterator[LoopbackServer]:
-    assert commcare_emulator.app is not None
-    with serve(commcare_emulator.app) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _reset(commcare_emulator: Emulator) -> Iterator[None]:
-    commcare_emulator.reset()
-    yield
-    commcare_emulator.reset()
 
 
 @pytest.fixture

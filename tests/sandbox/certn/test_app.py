@@ -1,21 +1,13 @@
-"""The Certn emulator over a real socket: data invariants, filters, pagination, errors, time."""
+"""The Certn emulator over a real socket: auth, routes, pagination, filters, detail and supplementary data."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import httpx2 as httpx
 import pytest
 
-from casebridge.providers.certn.vocab import (
-    CHECK_STATUS,
-    CHECK_TYPES,
-    CLOSED_CHECK_STATUSES,
-    DEPRECATED_OVERALL_STATUS,
-    OVERALL_STATUS,
-)
 from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, build
-from casebridge.sandbox.certn.data import HOSTILE_CASE_ID, REFERENCE, derive_status
 from casebridge.sandbox.emulation import serve
 
 AUTH = {"Authorization": f"Api-Key {SANDBOX_API_KEY}"}
@@ -38,66 +30,6 @@ def all_ids(http: httpx.Client, params: list[tuple[str, str]]) -> list[str]:
         if body["pagination"]["next_page"] is None:
             return ids
         page = body["pagination"]["next_page"]
-
-
-# ----------------------------------------------------------------------------------------- data
-
-
-def test_every_status_present_and_deprecated_only_on_old_cases(emu: CertnEmulator) -> None:
-    cases = emu.store.ordered()
-    assert len(cases) >= 300
-    seen = {c.overall_status for c in cases}
-    assert set(OVERALL_STATUS) <= seen
-    assert set(DEPRECATED_OVERALL_STATUS) <= seen
-    year_ago = REFERENCE - timedelta(days=365)
-    for c in cases:
-        if c.overall_status in DEPRECATED_OVERALL_STATUS:
-            assert c.created < year_ago
-    span = max(c.created for c in cases) - min(c.created for c in cases)
-    assert span > timedelta(days=600)
-    assert 3 <= len(emu.store.groups) <= 5
-    assert all(g.short_id.startswith("CG_CA_") for g in emu.store.groups)
-
-
-def test_check_statuses_agree_with_overall_status(emu: CertnEmulator) -> None:
-    types = set()
-    for case in emu.store.ordered():
-        statuses = [k.status for k in case.checks]
-        assert case.checks and all(s in CHECK_STATUS for s in statuses)
-        types |= {k.type for k in case.checks}
-        status = case.overall_status
-        if status == "COMPLETE":
-            assert all(s in CLOSED_CHECK_STATUSES for s in statuses) and "COMPLETE" in statuses
-            assert case.overall_score in ("CLEAR", "REVIEW")
-        elif status == "CANCELLED":
-            assert set(statuses) == {"CANCELLED"}
-        elif status in ("IN_PROGRESS", "IN_DISPUTE", "APPLICANT_ACTION_REQUIRED", "CLIENT_ACTION_REQUIRED"):
-            assert derive_status(statuses) == status
-            assert case.overall_score is None
-        for k in case.checks:
-            if k.status == "COMPLETE":
-                assert k.score in ("CLEAR", "REVIEW")
-            elif k.status not in CLOSED_CHECK_STATUSES:
-                assert k.score is None
-    assert types == set(CHECK_TYPES)
-
-
-def test_builds_are_deterministic_and_independent() -> None:
-    a, b = build(), build()
-    assert [c.to_wire() for c in a.store.ordered()] == [c.to_wire() for c in b.store.ordered()]
-    first = next(iter(a.store.cases.values()))
-    first.tags.append("mutated")
-    first.checks[0].status = "IN_DISPUTE"
-    assert "mutated" not in b.store.cases[first.id].tags
-    assert b.store.cases[first.id].checks[0].status != "IN_DISPUTE"
-    assert build(seed=7).store.ordered()[5].id != a.store.ordered()[5].id
-
-
-def test_hostile_case_exists(emu: CertnEmulator) -> None:
-    case = emu.store.cases[HOSTILE_CASE_ID]
-    name = case.input_claims["name"]
-    assert "Ignore previous instructions" in name["given_name"]
-    assert "\x07" in name["family_name"]
 
 
 # ------------------------------------------------------------------------------ auth and routes
@@ -321,31 +253,3 @@ def test_groups(http: httpx.Client, emu: CertnEmulator) -> None:
     body = http.get("/api/public/groups/", params={"page_size": 2, "page": 2}).json()
     assert body["pagination"]["current_page"] == 2 and len(body["results"]) == 2
     assert http.get("/api/public/groups/", params={"page": 9}).status_code == 404
-
-
-# ----------------------------------------------------------------------------------------- time
-
-
-def test_checks_advance_with_emulated_time() -> None:
-    ticks = [100.0]
-    emu = build(clock=lambda: ticks[0])
-    store = emu.store
-    assert store.now() == REFERENCE
-    moving = next(c for c in store.ordered() if any(k.timeline for k in c.checks))
-    before = moving.overall_status
-    assert before in ("APPLICANT_SUBMITTED", "IN_PROGRESS")
-    with serve(emu.app) as server, httpx.Client(base_url=server.url, headers=AUTH) as http:
-        assert http.get(f"/api/public/cases/{moving.id}/").json()["overall_status"] == before
-        ticks[0] += 5 * 3600  # the injected clock: five emulated hours later
-        body = http.get(f"/api/public/cases/{moving.id}/").json()
-    assert body["overall_status"] == "COMPLETE"
-    assert all(k["status"] in CLOSED_CHECK_STATUSES for k in body["checks"])
-    assert body["modified"] > body["created"]
-
-
-def test_travel_and_default_clock_start_at_reference() -> None:
-    emu = build()
-    start = emu.store.now()
-    assert start >= REFERENCE
-    emu.store.travel(86400)
-    assert emu.store.now() - start >= timedelta(days=1)
