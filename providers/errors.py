@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar, Self
 
+# The hint of a MalformedResponse whose cause is the answer's format, not the request.
+UNEXPECTED_FORMAT_HINT = "The service answered in an unexpected format; retry later."
+
 
 class ProviderError(Exception):
     """A failure talking to a provider, already classified.

@@ -1,1 +1,1 @@
-"""Certn public API ("Centric"): client, vocabularies and emulator."""
+"""Certn public API ("Centric"): client, wire models and vocabularies (the emulator is in sandbox/certn)."""

@@ -1,17 +1,20 @@
-"""Async client for the Certn public API ("Centric"): typed wire models and error mapping."""
+"""Async client for the Certn public API ("Centric"): its calls and error mapping (wire models in models, extra)."""
 
-# No "from __future__ import annotations": pydantic would have to compile and evaluate every field's
-# annotation string when the wire models are defined, ~4 ms of every start-up for the three clients.
+from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, NoReturn, Self, TypeVar
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ValidationError
 
+from casebridge.providers.certn.models import CasePage as CasePage
+from casebridge.providers.certn.models import CertnCase as CertnCase
+from casebridge.providers.certn.models import CertnCheck as CertnCheck
 from casebridge.providers.errors import (
+    UNEXPECTED_FORMAT_HINT,
     AuthenticationFailed,
     InvalidRequest,
     MalformedResponse,
@@ -25,26 +28,17 @@ from casebridge.providers.http import AsyncBaseTransport as Transport
 from casebridge.providers.http import HttpPolicy, ProviderHTTP, Response, json_body, json_or_none, parse_retry_after
 
 if TYPE_CHECKING:
-    # Defined in providers.certn.extra, imported on first use; importable from here all the same (__getattr__).
-    from casebridge.providers.certn.extra import Address as Address
-    from casebridge.providers.certn.extra import Body as Body
-    from casebridge.providers.certn.extra import CheckArguments as CheckArguments
-    from casebridge.providers.certn.extra import CheckSupplementaryFiles as CheckSupplementaryFiles
-    from casebridge.providers.certn.extra import CheckSupplementaryInformation as CheckSupplementaryInformation
-    from casebridge.providers.certn.extra import Group as Group
-    from casebridge.providers.certn.extra import GroupPage as GroupPage
-    from casebridge.providers.certn.extra import InputClaims as InputClaims
-    from casebridge.providers.certn.extra import Name as Name
-    from casebridge.providers.certn.extra import OrderRequest as OrderRequest
-    from casebridge.providers.certn.extra import PackageOrderRequest as PackageOrderRequest
-    from casebridge.providers.certn.extra import ReportFile as ReportFile
-    from casebridge.providers.certn.extra import Residence as Residence
-    from casebridge.providers.certn.extra import SupplementaryFile as SupplementaryFile
-    from casebridge.providers.certn.extra import SupplementaryFiles as SupplementaryFiles
-    from casebridge.providers.certn.extra import SupplementaryInformation as SupplementaryInformation
+    # Imported by the calls that need them (see providers.certn.extra).
+    from casebridge.providers.certn.extra import (
+        GroupPage,
+        OrderRequest,
+        PackageOrderRequest,
+        ReportFile,
+        SupplementaryFiles,
+        SupplementaryInformation,
+    )
 
 PROVIDER = "certn"
-DEFAULT_BASE_URL = "https://api.sandbox.certn.co"
 MAX_PAGE_SIZE = 100
 AUTH_HINT = (
     "Check CERTN_API_KEY: it must be a current key from the Certn Client Portal "
@@ -52,137 +46,6 @@ AUTH_HINT = (
 )
 
 _THROTTLE_SECONDS = re.compile(r"available in (\d+(?:\.\d+)?) second", re.IGNORECASE)
-_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-
-
-def uuid_text(value: Any) -> Any:
-    """Field validator: Certn's ids are UUIDs; any other id is a malformed answer (it would reach result text)."""
-    if not isinstance(value, str) or not _UUID.fullmatch(value):
-        raise ValueError("not a UUID")
-    return value
-
-
-class Wire(BaseModel):
-    """Base of the wire models: unknown fields are kept, so API additions never break parsing."""
-
-    # defer_build: validators are built on first use, not at start-up (bench/, cold start).
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
-
-
-class CertnCheck(Wire):
-    id: str | None = None
-    short_id: str | None = None
-    type: str | None = None
-    status: str | None = None
-    score: str | None = None
-    sub_score: str | None = None
-    adjudication_score: str | None = None
-    adjudication_sub_score: str | None = None
-    output_claims: dict[str, Any] | None = None
-
-
-class CertnCase(Wire):
-    id: str
-    short_id: str | None = None
-    created: str | None = None
-    modified: str | None = None
-    overall_status: str | None = None
-    overall_score: str | None = None
-    email_address: str | None = None
-    group: str | dict[str, Any] | None = None
-    tags: list[str] = Field(default_factory=list)
-    input_claims: dict[str, Any] | None = None
-    checks: list[CertnCheck] = Field(default_factory=list)
-    invite_link: str | None = None
-
-    _id_is_uuid = field_validator("id")(uuid_text)
-
-    @field_validator("tags", "checks", mode="before")
-    @classmethod
-    def _null_is_empty(cls, value: Any) -> Any:
-        return [] if value is None else value
-
-    @property
-    def group_id(self) -> str | None:
-        if isinstance(self.group, dict):
-            gid = self.group.get("id")
-            return None if gid is None else str(gid)
-        return self.group
-
-    @property
-    def applicant_name(self) -> str | None:
-        """Given and family name from the input claims, as the applicant entered them."""
-        name = (self.input_claims or {}).get("name")
-        if not isinstance(name, dict):
-            return None
-        parts = [str(name[k]) for k in ("given_name", "family_name") if name.get(k)]
-        return " ".join(parts) or None
-
-
-def _page_number(value: Any) -> int | None:
-    """A page number from an int, a numeric string or a DRF-style page URL (no ``page`` = 1)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    query = parse_qs(urlsplit(text).query)
-    pages = query.get("page")
-    if not pages:
-        return 1
-    return int(pages[0]) if pages[0].isdigit() else None
-
-
-class _Paged(Wire):
-    """The ``pagination`` block flattened; the legacy DRF ``count/next/previous`` shape is accepted."""
-
-    result_count: int | None = None
-    page_count: int | None = None
-    page_size: int | None = None
-    current_page: int | None = None
-    next_page: int | None = None
-    previous_page: int | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _flatten(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        out = {k: v for k, v in data.items() if k not in ("pagination", "count", "next", "previous")}
-        block = data.get("pagination")
-        if isinstance(block, dict):
-            out.update(block)
-        else:
-            out.setdefault("result_count", data.get("count"))
-            out.setdefault("next_page", data.get("next"))
-            out.setdefault("previous_page", data.get("previous"))
-        out["next_page"] = _page_number(out.get("next_page"))
-        out["previous_page"] = _page_number(out.get("previous_page"))
-        if out.get("current_page") is None:
-            if out["previous_page"] is not None:
-                out["current_page"] = out["previous_page"] + 1
-            elif out["next_page"] is not None:
-                out["current_page"] = out["next_page"] - 1
-        # A page with no rows, or a "next" that does not move forward, ends the listing: a service
-        # that keeps offering such pages must not keep a caller paging (issue 11, item 6).
-        current = out.get("current_page")
-        if not out.get("results") or (
-            isinstance(current, int) and out["next_page"] is not None and out["next_page"] <= current
-        ):
-            out["next_page"] = None
-        return out
-
-    @property
-    def has_next(self) -> bool:
-        return self.next_page is not None
-
-
-class CasePage(_Paged):
-    results: list[CertnCase] = Field(default_factory=list)
-
-
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -255,19 +118,19 @@ class CertnClient:
         response = await self.http.get(f"api/public/cases/{_segment(case_id)}/")
         return self._parse(CertnCase, response, what=f"case {case_id}")
 
-    async def supplementary_information(self, case_id: str) -> "SupplementaryInformation":
+    async def supplementary_information(self, case_id: str) -> SupplementaryInformation:
         from casebridge.providers.certn.extra import SupplementaryInformation
 
         response = await self.http.get(f"api/public/cases/{_segment(case_id)}/supplementary-information/")
         return self._parse(SupplementaryInformation, response, what=f"case {case_id}")
 
-    async def supplementary_files(self, case_id: str) -> "SupplementaryFiles":
+    async def supplementary_files(self, case_id: str) -> SupplementaryFiles:
         from casebridge.providers.certn.extra import SupplementaryFiles
 
         response = await self.http.get(f"api/public/cases/{_segment(case_id)}/supplementary-files/")
         return self._parse(SupplementaryFiles, response, what=f"case {case_id}")
 
-    async def list_groups(self, *, page: int = 1, page_size: int = MAX_PAGE_SIZE) -> "GroupPage":
+    async def list_groups(self, *, page: int = 1, page_size: int = MAX_PAGE_SIZE) -> GroupPage:
         from casebridge.providers.certn.extra import GroupPage
 
         self._check_paging(page, page_size)
@@ -276,12 +139,12 @@ class CertnClient:
 
     # ---------------------------------------------------------------------- writes (never retried)
 
-    async def order_case(self, body: "OrderRequest") -> CertnCase:
+    async def order_case(self, body: OrderRequest) -> CertnCase:
         """Order a case with explicit checks. A failure that may have created it has ``maybe_sent``."""
         response = await self.http.post("api/public/cases/order/", json=body.to_json())
         return self._written(CertnCase, response, what="order")
 
-    async def order_package(self, body: "PackageOrderRequest") -> CertnCase:
+    async def order_package(self, body: PackageOrderRequest) -> CertnCase:
         response = await self.http.post("api/public/cases/order-package/", json=body.to_json())
         return self._written(CertnCase, response, what="package order")
 
@@ -300,7 +163,7 @@ class CertnClient:
         response = await self.http.post(f"api/public/cases/{_segment(case_id)}/generate-report/", json=body)
         return self._written(_ReportStarted, response, what=f"case {case_id}").case_report_file_id
 
-    async def report_file(self, report_file_id: str) -> "ReportFile":
+    async def report_file(self, report_file_id: str) -> ReportFile:
         from casebridge.providers.certn.extra import ReportFile
 
         response = await self.http.get(f"api/public/cases/report-files/{_segment(report_file_id)}/")
@@ -366,7 +229,7 @@ class CertnClient:
                 raise MalformedResponse(
                     PROVIDER,
                     f"the {what} answer does not have the documented shape ({exc.error_count()} problems)",
-                    hint="The service answered in an unexpected format; retry later.",
+                    hint=UNEXPECTED_FORMAT_HINT,
                     status=response.status_code,
                 ) from exc
             except RecursionError:
@@ -466,7 +329,7 @@ def _raise_for_status(http: ProviderHTTP, response: Response, *, what: str, writ
         err = MalformedResponse(
             PROVIDER,
             f"HTTP {status} with a body that is not a Certn error ({ctype})",
-            hint="The service answered in an unexpected format; retry later.",
+            hint=UNEXPECTED_FORMAT_HINT,
             status=status,
         )
     elif status == 400 or kind == "validation_error":
@@ -478,34 +341,3 @@ def _raise_for_status(http: ProviderHTTP, response: Response, *, what: str, writ
     else:
         err = Rejected(PROVIDER, http.redact(f"HTTP {status}{said}"), status=status, field=field)
     raise err
-
-
-_EXTRA = frozenset(
-    {
-        "Address",
-        "Body",
-        "CheckArguments",
-        "CheckSupplementaryFiles",
-        "CheckSupplementaryInformation",
-        "Group",
-        "GroupPage",
-        "InputClaims",
-        "Name",
-        "OrderRequest",
-        "PackageOrderRequest",
-        "ReportFile",
-        "Residence",
-        "SupplementaryFile",
-        "SupplementaryFiles",
-        "SupplementaryInformation",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    # The models of providers.certn.extra, defined on first use (see there).
-    if name in _EXTRA:
-        from casebridge.providers.certn import extra
-
-        return getattr(extra, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,18 +1,18 @@
 """Certn wire models that only some calls need: groups, supplementary data, reports and order bodies.
 
-``providers.certn.client`` imports this module on the first such call, and re-exports its names:
+Imported where first needed (by ``providers.certn.client``'s calls and the order tools), never at start-up:
 a session that only lists tools, or only searches and reads cases, never defines these models
 (about 4 ms of start-up; bench/, cold start).
 """
 
-# No "from __future__ import annotations", as in providers.certn.client: pydantic would evaluate every string.
+# No "from __future__ import annotations", as in providers.certn.models: pydantic would evaluate every string.
 
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from casebridge.providers.certn.client import Wire, _Paged, uuid_text
+from casebridge.providers.certn.models import Paged, Wire, uuid_text
 
 
 class Group(Wire):
@@ -21,7 +21,7 @@ class Group(Wire):
     name: str | None = None
 
 
-class GroupPage(_Paged):
+class GroupPage(Paged):
     results: list[Group] = Field(default_factory=list)
 
 
@@ -50,29 +50,24 @@ class CheckSupplementaryFiles(_SupplementaryCheck):
         return [] if value is None else value
 
 
-def _checks_envelope(data: Any) -> Any:
-    # The exact envelope is not documented; a bare list of checks is accepted as well.
-    return {"checks": data} if isinstance(data, list) else data
+class _PerCheck(Wire):
+    """A case's supplementary answer: one entry per check."""
 
-
-class SupplementaryInformation(Wire):
     id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _envelope(cls, data: Any) -> Any:
+        # The exact envelope is not documented; a bare list of checks is accepted as well.
+        return {"checks": data} if isinstance(data, list) else data
+
+
+class SupplementaryInformation(_PerCheck):
     checks: list[CheckSupplementaryInformation] = Field(default_factory=list)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _envelope(cls, data: Any) -> Any:
-        return _checks_envelope(data)
 
-
-class SupplementaryFiles(Wire):
-    id: str | None = None
+class SupplementaryFiles(_PerCheck):
     checks: list[CheckSupplementaryFiles] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _envelope(cls, data: Any) -> Any:
-        return _checks_envelope(data)
 
 
 # ------------------------------------------------------------------------------ write side

@@ -19,20 +19,6 @@ OVERALL_STATUS: dict[str, str] = {
     "COMPLETE": "Complete",
 }
 
-# No longer given to new cases, but still present on old ones (and accepted by the list filter).
-DEPRECATED_OVERALL_STATUS: dict[str, str] = {
-    "APPLICANT_DECLINED": "Applicant declined",
-    "AWAITING_APPLICANT_SUBMISSION": "Awaiting applicant submission",
-    "PENDING_FULFILLMENT": "Pending fulfillment",
-    "SUBMITTED_TO_SOURCE": "Submitted to source",
-    "MANUAL_REVIEW_SOURCE": "Manual review with source",
-    "PENDING_QUALITY_REVIEW": "Pending quality review",
-    "IN_QUALITY_REVIEW": "In quality review",
-    "SUPERSEDED": "Superseded",
-}
-
-ALL_OVERALL_STATUS: dict[str, str] = {**OVERALL_STATUS, **DEPRECATED_OVERALL_STATUS}
-
 CHECK_STATUS: dict[str, str] = {
     "AWAITING_APPLICANT_SUBMISSION": "Awaiting applicant submission",
     "PENDING_FULFILLMENT": "Pending fulfillment",
@@ -48,6 +34,26 @@ CHECK_STATUS: dict[str, str] = {
     "CANCELLED": "Cancelled",
     "SUPERSEDED": "Superseded",
 }
+
+# No longer given to new cases, but still present on old ones (and accepted by the list filter): one of
+# their own, then statuses that are check statuses today (labelled as those).
+DEPRECATED_OVERALL_STATUS: dict[str, str] = {
+    "APPLICANT_DECLINED": "Applicant declined",
+    **{
+        code: CHECK_STATUS[code]
+        for code in (
+            "AWAITING_APPLICANT_SUBMISSION",
+            "PENDING_FULFILLMENT",
+            "SUBMITTED_TO_SOURCE",
+            "MANUAL_REVIEW_SOURCE",
+            "PENDING_QUALITY_REVIEW",
+            "IN_QUALITY_REVIEW",
+            "SUPERSEDED",
+        )
+    },
+}
+
+ALL_OVERALL_STATUS: dict[str, str] = {**OVERALL_STATUS, **DEPRECATED_OVERALL_STATUS}
 
 # A check in one of these is "closed"; its supplementary data and files are then complete.
 CLOSED_CHECK_STATUSES = frozenset({"COMPLETE", "CANCELLED", "SUPERSEDED"})
@@ -70,23 +76,19 @@ CHECK_TYPE_ALIASES: dict[str, str] = {
     "credit check": "CREDIT_REPORT_1",
 }
 
-# Explicit sub-types ordered through a parent type's ``explicit_check_type`` argument.
-EXPLICIT_CHECK_TYPES: dict[str, str] = {
-    "BASIC_CANADIAN_CRIMINAL_RECORD_REPORT_1": "Basic Canadian criminal record report",
-    "CANADIAN_CREDIT_REPORT_1": "Canadian credit report",
+# Explicit sub-types ordered through a parent type's ``explicit_check_type`` argument: code -> (label, parent).
+_EXPLICIT: dict[str, tuple[str, str]] = {
+    "BASIC_CANADIAN_CRIMINAL_RECORD_REPORT_1": ("Basic Canadian criminal record report", "CRIMINAL_RECORD_REPORT_1"),
+    "CANADIAN_CREDIT_REPORT_1": ("Canadian credit report", "CREDIT_REPORT_1"),
 }
-EXPLICIT_CHECK_PARENT: dict[str, str] = {
-    "BASIC_CANADIAN_CRIMINAL_RECORD_REPORT_1": "CRIMINAL_RECORD_REPORT_1",
-    "CANADIAN_CREDIT_REPORT_1": "CREDIT_REPORT_1",
-}
+EXPLICIT_CHECK_TYPES: dict[str, str] = {code: label for code, (label, _) in _EXPLICIT.items()}
+EXPLICIT_CHECK_PARENT: dict[str, str] = {code: parent for code, (_, parent) in _EXPLICIT.items()}
 
 SCORES: dict[str, str] = {
     "CLEAR": "Clear",
     "REVIEW": "Review",
     "NOT_APPLICABLE": "Not applicable",
 }
-
-SUB_SCORES: dict[str, str] = {"VERIFIED": "Verified"}
 
 
 def status_label(code: str | None) -> str | None:

@@ -1,15 +1,19 @@
 """Async client for the Clearinghouse API v2.1: typed wire models and its error quirks mapped."""
 
-# No "from __future__ import annotations": pydantic would have to compile and evaluate every field's
-# annotation string when the wire models are defined, ~4 ms of every start-up for the three clients.
+from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Annotated, Any, Generic, Self, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Self, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from casebridge.providers.clearinghouse.models import CasePage as CasePage
+from casebridge.providers.clearinghouse.models import ClearinghouseCase as ClearinghouseCase
+from casebridge.providers.clearinghouse.models import Docket as Docket
+from casebridge.providers.clearinghouse.models import Document as Document
+from casebridge.providers.clearinghouse.models import Envelope
+from casebridge.providers.clearinghouse.models import Resource as Resource
 from casebridge.providers.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -32,6 +36,7 @@ from casebridge.providers.http import (
 )
 
 PROVIDER = "clearinghouse"
+DEFAULT_BASE_URL = "https://clearinghouse.net/api/v2p1"
 TOKEN_HINT = "Check CLEARINGHOUSE_API_TOKEN: the Clearinghouse refused it or it is missing."
 # Sub-resource listings (documents, dockets, resources) follow at most this many provider pages.
 MAX_LIST_PAGES = 5
@@ -41,190 +46,7 @@ _NOT_INTEGER = re.compile(r"^API Error: (?P<value>.*) is not an integer\.?$", re
 _WHITESPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 
 
-def _labels(value: Any) -> list[str]:
-    """A label list from strings, ``{"value": ...}`` objects or null (the API uses all three)."""
-    if value is None:
-        return []
-    if isinstance(value, str | int):
-        return [str(value)]
-    out: list[str] = []
-    for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, dict):
-            item = item.get("value")
-        if item is not None and item != "":
-            out.append(str(item))
-    return out
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-Labels = Annotated[list[str], BeforeValidator(_labels)]
-Text = Annotated[str | None, BeforeValidator(_text)]
-
-
-class Wire(BaseModel):
-    # defer_build: validators are built on first use, not at start-up (bench/, cold start).
-    model_config = ConfigDict(extra="allow", defer_build=True)
-
-
-class Defendant(Wire):
-    name: Text = None
-    institution: Text = None
-    institution_city: Text = None
-    institution_county: Text = None
-    institution_alt_state: Text = None
-    defendant_level: Text = None
-
-
-class DocketEntry(Wire):
-    id: int | None = None
-    row_number: int | None = None
-    entry_number: Text = None
-    date_filed: Text = None
-    description: Text = None
-    url: Text = None
-    recap_pdf_url: Text = None
-    pacer_doc_id: Text = None
-    attachments: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class Docket(Wire):
-    id: int | None = None
-    docket_entries: list[DocketEntry] = Field(default_factory=list)
-    docket_case_type: Text = None
-    docket_year: int | None = None
-    docket_filing_number: int | None = None
-    docket_office_number: Text = None
-    docket_number_manual: Text = None
-    is_main_docket: bool | None = None
-    court: Text = None
-    state: Text = None
-    recap_link: Text = None
-    is_active: bool | None = None
-
-    @property
-    def number(self) -> str | None:
-        """The docket number as courts write it, e.g. ``2:15-cv-04567``."""
-        if self.docket_number_manual:
-            return self.docket_number_manual
-        if self.docket_year is None or self.docket_filing_number is None:
-            return None
-        office = f"{self.docket_office_number}:" if self.docket_office_number else ""
-        kind = self.docket_case_type or "cv"
-        return f"{office}{self.docket_year % 100:02d}-{kind}-{self.docket_filing_number:05d}"
-
-
-class Document(Wire):
-    id: int
-    title: Text = None
-    description: Text = None
-    document_status: Text = None
-    date: Text = None
-    document_type: Text = None
-    document_source: Text = None
-    court: Text = None
-    is_core_document: bool | None = None
-    file: Text = None
-    external_url: Text = None
-    ecf_number: Text = None
-    clearinghouse_link: Text = None
-    has_text: bool = False
-    text_url: Text = None
-    docket_id: int | None = None
-
-
-class Resource(Wire):
-    id: int | None = None
-    title: Text = None
-    abstract: Text = None
-    author: Text = None
-    author_role: Text = None
-    institution: Text = None
-    citation: Text = None
-    display_date: Text = None
-    date: Text = None
-    resource_types: Labels = Field(default_factory=list)
-    external_url: Text = None
-    file: Text = None
-    source: Text = None
-    status: Text = None
-
-
-class ClearinghouseCase(Wire):
-    """A v2.1 case object. Lookups arrive as labels; only ``id`` is required."""
-
-    id: int
-    name: str = ""
-    clearinghouse_link: Text = None
-    is_active: bool | None = None
-    last_checked_date: Text = None
-    case_status: Text = None
-    case_types: Labels = Field(default_factory=list)
-    state: Text = None
-    court: Text = None
-    special_collections: Labels = Field(default_factory=list)
-    special_case_type: Labels = Field(default_factory=list)
-    issues: Labels = Field(default_factory=list)
-    case_ongoing: Text = None
-    docket_status: Text = None
-    filing_date: Text = None
-    filing_year: int | None = None
-    terminating_date: Text = None
-    closing_year: int | None = None
-    case_defendants: list[Defendant] = Field(default_factory=list)
-    defendant_type: Labels = Field(default_factory=list)
-    plaintiff_type: Labels = Field(default_factory=list)
-    plaintiff_description: Text = None
-    facility_type: Labels = Field(default_factory=list)
-    class_action_sought: Text = None
-    class_action_granted: Text = None
-    causes: Labels = Field(default_factory=list)
-    constitutional_clause: Labels = Field(default_factory=list)
-    relief_natures: Labels = Field(default_factory=list)
-    relief_sources: Labels = Field(default_factory=list)
-    settlement_agreement: Labels = Field(default_factory=list)
-    main_docket: Docket | None = None
-    summary: Text = None
-    summary_short: Text = None
-    summary_tiny: Text = None
-    case_documents_url: Text = None
-    case_dockets_url: Text = None
-    case_resources_url: Text = None
-
-
 T = TypeVar("T", bound=BaseModel)
-
-
-def cursor_of(url: str | None) -> str | None:
-    """The ``cursor`` query value of a ``next``/``previous`` URL (its host is deliberately ignored)."""
-    if not url:
-        return None
-    values = parse_qs(urlsplit(url).query).get("cursor")
-    return values[0] if values else None
-
-
-class Envelope(BaseModel, Generic[T]):
-    """DRF cursor pagination: absolute ``next``/``previous`` URLs, no ``count``."""
-
-    model_config = ConfigDict(extra="allow", defer_build=True)
-
-    next: str | None = None
-    previous: str | None = None
-    results: list[T] = Field(default_factory=list)
-
-    @property
-    def next_cursor(self) -> str | None:
-        return cursor_of(self.next)
-
-    @property
-    def previous_cursor(self) -> str | None:
-        return cursor_of(self.previous)
-
-
-class CasePage(Envelope[ClearinghouseCase]):
-    pass
 
 
 class ClearinghouseClient:
@@ -261,10 +83,7 @@ class ClearinghouseClient:
         self, filters: Mapping[str, int | str | Iterable[int | str]], cursor: str | None = None
     ) -> CasePage:
         """One provider page of cases. Zero matches (a 400 at this API) is an empty page."""
-        params: dict[str, Any] = dict(filters)
-        if cursor is not None:
-            params["cursor"] = cursor
-            params["no_cache"] = 1  # what the provider's own next URLs carry
+        params: dict[str, Any] = {**filters, **_paging(cursor)}
         data = await self._get("cases/", params)
         if data is None:
             return CasePage()
@@ -286,19 +105,12 @@ class ClearinghouseClient:
     async def resources(self, case_id: int, *, limit: int = 100) -> list[Resource]:
         return await self._list(f"cases/{case_id}/resources/", Resource, limit)
 
-    async def document_text(self, doc_id: int) -> str:
-        data = await self._get(f"documents/{doc_id}/text/", None)
-        if not isinstance(data, dict) or not isinstance(data.get("text"), str | None):
-            raise MalformedResponse(PROVIDER, "document text answer has no 'text' string")
-        return str(data.get("text") or "")
-
     async def _list(self, path: str, model: type[T], limit: int) -> list[T]:
         """Up to ``limit`` items, following at most ``MAX_LIST_PAGES`` cursors."""
         out: list[T] = []
         cursor: str | None = None
         for _ in range(MAX_LIST_PAGES):
-            params = {"cursor": cursor, "no_cache": 1} if cursor else None
-            data = await self._get(path, params)
+            data = await self._get(path, _paging(cursor))
             if data is None:
                 break
             page = self._parse(Envelope[model], data)  # type: ignore[valid-type]
@@ -372,11 +184,7 @@ class ClearinghouseClient:
                     hint="Start the search again.",
                     status=404,
                 )
-            hint = (
-                None
-                if body is not None
-                else "Check CLEARINGHOUSE_BASE_URL (default https://clearinghouse.net/api/v2p1)."
-            )
+            hint = None if body is not None else f"Check CLEARINGHOUSE_BASE_URL (default {DEFAULT_BASE_URL})."
             return NotFound(PROVIDER, detail or "not found (HTTP 404)", hint=hint, status=404)
         if status == 400:
             if match := _UNKNOWN_KEY.match(detail):
@@ -393,6 +201,14 @@ class ClearinghouseClient:
                     status=400,
                 )
         return Rejected(PROVIDER, detail or f"request refused (HTTP {status})", status=status)
+
+
+def _paging(cursor: str | None) -> dict[str, Any]:
+    """The query parameters of a next page: the cursor, and ``no_cache`` as the provider's own next URLs carry it."""
+    return {} if cursor is None else {"cursor": cursor, "no_cache": 1}
+
+
+_PAGING_PARAMS = frozenset(_paging(""))  # the keys a next page adds to the query
 
 
 def _not_json(response: Response) -> MalformedResponse:
@@ -437,6 +253,6 @@ def _is_no_results(response: Response) -> bool:
 def _param_with_value(response: Response, value: str) -> str | None:
     """The request's query key whose value the API complained about."""
     for key, sent in response.request.url.params.multi_items():
-        if sent == value and key not in ("cursor", "no_cache"):
+        if sent == value and key not in _PAGING_PARAMS:
             return key
     return None

@@ -223,7 +223,3 @@ FILTERS: dict[str, dict[int, str]] = {
     "trial_court_litigation_status": TRIAL_COURT_LITIGATION_STATUS,
     "appellate_court_litigation_status": APPELLATE_COURT_LITIGATION_STATUS,
 }
-
-# Filters whose id lists were not captured: only these single rows are confirmed.
-KNOWN_STATES: dict[int, str] = {5853: "Puerto Rico"}
-KNOWN_COURTS: dict[int, str] = {1790: "U. S. Court of International Trade"}

@@ -1,1 +1,1 @@
-"""CommCare HQ case APIs (v0.5 list/detail and Case Data API v2): client, emulator and synthetic data."""
+"""CommCare HQ case APIs (v0.5 list/detail, Case Data API v2): client, wire models, v2 writes (emulator: sandbox/)."""

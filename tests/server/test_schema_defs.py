@@ -7,7 +7,6 @@ from typing import Any
 from mcp.shared.inbound import validate_mcp_param_headers
 
 from casebridge.server.schema import compact_schema, header_schema
-from tests.support import Emulators, make_server
 
 
 def test_single_use_non_recursive_defs_are_inlined() -> None:
@@ -66,10 +65,3 @@ def test_header_schema_gives_the_same_verdicts() -> None:
             full, arguments, headers
         )
     assert header_schema({"type": "object", "properties": {"a": {"type": "string"}}}) == {"type": "object"}
-
-
-def test_the_sdk_uses_the_cut_down_schema_for_header_checks(emulators: Emulators) -> None:
-    server = make_server(emulators)
-    # If the SDK stops calling this hook, the override is dead code: this test is the reminder.
-    assert server._lowlevel_server.get_tool_input_schema("search_cases") == {"type": "object"}
-    assert server._lowlevel_server.get_tool_input_schema("no_such_tool") is None

@@ -1,7 +1,9 @@
-"""Snapshot of the public surface: tool names, schemas and annotations as ``tools/list`` shows them.
+"""Snapshots of the public surface, one file per tool: names, schemas and annotations as ``tools/list`` shows them.
 
-A change to any tool's schema, description or annotations fails here until the snapshot is
-regenerated on purpose: ``UPDATE_SNAPSHOTS=1 python -m pytest tests/tools/test_tools_list.py``.
+A change to a tool's schema, description or annotations fails here (and shows as a diff of that tool's
+file) until the snapshots are regenerated on purpose:
+``UPDATE_SNAPSHOTS=1 python -m pytest tests/tools/test_tools_list.py``. A tool without a snapshot, or a
+snapshot without a tool, fails too.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from pathlib import Path
 
 from mcp import Client
 
+from bench.harness import compact_json
+from bench.result_size import TARGET_TOOLS_LIST_TOKENS
 from tests.support import Emulators, make_server
 
-SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
+SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 WRITE_TOOLS = {"order_case", "cancel_case", "generate_report"}
 
@@ -25,11 +29,29 @@ async def surface(emulators: Emulators, era: str = "auto", **settings: object) -
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools.tools]
 
 
-async def test_tools_list_matches_snapshot(emulators: Emulators) -> None:
-    current = await surface(emulators)
+def snapshot_text(tool: dict[str, object]) -> str:
+    return json.dumps(tool, indent=2, sort_keys=True) + "\n"
+
+
+async def test_each_tool_matches_its_snapshot(emulators: Emulators) -> None:
+    current = {str(tool["name"]): tool for tool in await surface(emulators)}
     if os.environ.get("UPDATE_SNAPSHOTS"):
-        SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
-    assert current == json.loads(SNAPSHOT.read_text())
+        for stale in SNAPSHOTS.glob("*.json"):
+            if stale.stem not in current:
+                stale.unlink()
+        for name, tool in current.items():
+            (SNAPSHOTS / f"{name}.json").write_text(snapshot_text(tool))
+    saved = {path.stem: json.loads(path.read_text()) for path in SNAPSHOTS.glob("*.json")}
+    assert not current.keys() - saved.keys(), "tools without a snapshot (run with UPDATE_SNAPSHOTS=1)"
+    assert not saved.keys() - current.keys(), "snapshots of tools the server no longer offers"
+    for name, tool in current.items():
+        assert tool == saved[name], f"{name} differs from snapshots/{name}.json"
+
+
+async def test_tools_list_stays_within_its_token_budget(emulators: Emulators) -> None:
+    # The same figure as bench/ result size: the tools/list answer's compact JSON, bytes / 4.
+    tools = await surface(emulators)
+    assert len(compact_json({"tools": tools})) / 4 <= TARGET_TOOLS_LIST_TOKENS
 
 
 async def test_same_surface_in_both_eras(emulators: Emulators) -> None:

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from casebridge.providers.certn.client import CasePage, CertnClient, GroupPage
+from casebridge.providers.certn.client import CasePage, CertnClient
+from casebridge.providers.certn.extra import GroupPage
 from casebridge.providers.errors import (
     AuthenticationFailed,
     InvalidRequest,

@@ -13,9 +13,9 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from casebridge.providers.certn.client import (
+from casebridge.providers.certn.client import CertnClient
+from casebridge.providers.certn.extra import (
     Address,
-    CertnClient,
     CheckArguments,
     InputClaims,
     Name,
@@ -33,7 +33,7 @@ from casebridge.providers.errors import (
     Unavailable,
 )
 from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, build, error_body
-from casebridge.sandbox.certn.data import (
+from casebridge.sandbox.certn.store import (
     PACKAGE_BASIC_ID,
     PACKAGE_FULL_ID,
     PACKAGE_RETIRED_ID,
