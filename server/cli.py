@@ -122,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.setLevel(logging.INFO)
     args.log_level = args.log_level or "WARNING"
     if args.command == "sandbox":
+        from casebridge.server.sandbox import serve_emulators
+
         return serve_emulators(args.sandbox_port)
     if args.command == "config":
         from casebridge.server.client_config import print_claude_config
@@ -131,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "ledger":
+            from casebridge.server.ledger_command import print_ledger
+
             return print_ledger(args.limit, args.env_file, user=args.user)
         if args.command == "doctor":
             from casebridge.server.doctor import run_doctor
@@ -373,70 +377,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def serve_emulators(port: int) -> int:
-    """``casebridge sandbox``: the three emulators on one loopback port, until interrupted."""
-    import uvicorn
-
-    from casebridge.server.http_listen import AnnouncingServer, PortUnavailable, base_url, bind
-    from casebridge.server.sandbox import build_emulators, combined_app
-
-    try:
-        sock = bind("127.0.0.1", port)
-    except PortUnavailable as exc:
-        sys.stderr.write(f"casebridge: {exc}\n")
-        return 1
-    base = base_url(sock)
-    from casebridge.sandbox.certn import app as certn
-    from casebridge.sandbox.clearinghouse import app as clearinghouse
-    from casebridge.sandbox.commcare import app as commcare
-
-    def announce() -> None:  # this command's own output, whatever the log level
-        sys.stderr.write(
-            "casebridge emulators (synthetic data) on " + base + "\n"
-            "Point a casebridge server at them with:\n"
-            f"  CLEARINGHOUSE_BASE_URL={base}/api/v2p1 CLEARINGHOUSE_API_TOKEN={clearinghouse.SANDBOX_TOKEN}\n"
-            f"  COMMCARE_BASE_URL={base} COMMCARE_DOMAIN={commcare.SANDBOX_DOMAIN} "
-            f"COMMCARE_USERNAME={commcare.SANDBOX_USERNAME} COMMCARE_API_KEY={commcare.SANDBOX_API_KEY}\n"
-            f"  CERTN_BASE_URL={base} CERTN_API_KEY={certn.SANDBOX_API_KEY}\n"
-            f"Faults: POST {base}/_emulator/<provider>/faults; "
-            f"requests seen: GET {base}/_emulator/<provider>/requests\n"
-        )
-        sys.stderr.flush()
-
-    config = uvicorn.Config(combined_app(build_emulators()), log_level="warning", access_log=False)
-    with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(AnnouncingServer(config, sock, announce).serve_bound)
-    return 0
-
-
-def print_ledger(limit: int, env_file: str | None = None, *, user: str | None = None) -> int:
-    """``casebridge ledger``: the ledger's recent entries as a table on stdout (never used by the server).
-
-    Every cell is escaped for the terminal (``server.terminal``): rows quote e-mails and provider errors.
-    The ledger is the one the server would use: PostgreSQL when ``CASEBRIDGE_DATABASE_URL`` is set.
-    """
-    from casebridge.server.ledger import format_table, open_ledger
-    from casebridge.server.settings import load_settings
-    from casebridge.server.terminal import printable
-    from casebridge.tools.actions import LedgerError
-
-    out = sys.stdout  # this subcommand's output; the MCP server itself never writes here
-    try:
-        settings = load_settings(env_file)
-        ledger = open_ledger(settings, secrets=settings.secret_values())
-        where = printable(ledger.where)
-        if not ledger.exists():
-            out.write(f"No ledger yet at {where}: nothing has been ordered, cancelled or requested.\n")
-            return 0
-        try:
-            table = format_table(ledger.recent(max(1, limit), caller=user))
-        finally:
-            ledger.close()
-    except LedgerError as exc:
-        sys.stderr.write(f"casebridge: {printable(str(exc))}\n")
-        return 2
-    whose = f" (user {printable(user)})" if user is not None else ""
-    out.write(f"Ledger: {where}{whose}\n{table}\n")
-    return 0

@@ -9,14 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# What the user fills in: placeholders only, never a value from this process's environment.
-PLACEHOLDERS = {
-    "CLEARINGHOUSE_API_TOKEN": "your-clearinghouse-token",
-    "COMMCARE_USERNAME": "you@example.org",
-    "COMMCARE_API_KEY": "your-commcare-api-key",
-    "COMMCARE_DOMAIN": "your-project-space",
-    "CERTN_API_KEY": "your-certn-api-key",
-}
+from casebridge.tools.catalog import BUILTIN
+
+# What the user fills in (each provider's required variables): placeholders only, never a value from this
+# process's environment.
+PLACEHOLDERS = {name.upper(): placeholder for spec in BUILTIN for name, placeholder in spec.required.items()}
 
 
 def launch_command() -> tuple[str, list[str]]:

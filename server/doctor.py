@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
@@ -22,17 +21,9 @@ from casebridge.providers.errors import (
     Unavailable,
 )
 from casebridge.providers.http import AsyncBaseTransport, HttpPolicy, Redactor
-from casebridge.server.settings import (
-    DEFAULT_CERTN_URL,
-    DEFAULT_CLEARINGHOUSE_URL,
-    DEFAULT_COMMCARE_URL,
-    SettingsValues,
-    load_settings,
-)
+from casebridge.server.settings import SettingsValues, load_settings
 from casebridge.server.terminal import printable
-
-if TYPE_CHECKING:
-    from casebridge.providers.commcare.client import CommCareClient
+from casebridge.tools.catalog import BUILTIN, Catalog, ProviderSpec
 
 # Short limits: a diagnosis should answer in seconds, and one retry is enough to ride out a blip.
 DOCTOR_POLICY = HttpPolicy(
@@ -47,26 +38,6 @@ DOCTOR_POLICY = HttpPolicy(
 )
 
 COLUMNS = ("provider", "configured", "reachable", "authenticated", "fix")
-
-
-@dataclass(frozen=True)
-class ProviderSpec:
-    name: str
-    credentials: tuple[str, ...]  # the variables that must all be set
-    url_variable: str
-    default_url: str
-
-
-SPECS = (
-    ProviderSpec("clearinghouse", ("CLEARINGHOUSE_API_TOKEN",), "CLEARINGHOUSE_BASE_URL", DEFAULT_CLEARINGHOUSE_URL),
-    ProviderSpec(
-        "commcare",
-        ("COMMCARE_USERNAME", "COMMCARE_API_KEY", "COMMCARE_DOMAIN"),
-        "COMMCARE_BASE_URL",
-        DEFAULT_COMMCARE_URL,
-    ),
-    ProviderSpec("certn", ("CERTN_API_KEY",), "CERTN_BASE_URL", DEFAULT_CERTN_URL),
-)
 
 
 @dataclass(frozen=True)
@@ -100,16 +71,17 @@ async def check_all(
     transports: dict[str, AsyncBaseTransport] | None = None,
     policy: HttpPolicy = DOCTOR_POLICY,
     sandbox: bool = False,
+    catalog: Catalog = BUILTIN,
 ) -> list[Row]:
-    """One row per provider, the configured ones checked concurrently."""
-    statuses = {s.provider: s for s in settings.provider_status()}
+    """One row per provider of ``catalog``, the configured ones checked concurrently."""
+    statuses = {s.provider: s for s in settings.provider_status(catalog)}
     rows: dict[str, Row] = {}
 
-    async def check(spec: ProviderSpec) -> None:
+    async def check(spec: ProviderSpec[Any, Any]) -> None:
         rows[spec.name] = await _check_one(spec, settings, transports or {}, policy, sandbox)
 
     async with anyio.create_task_group() as tg:
-        for spec in SPECS:
+        for spec in catalog:
             status = statuses[spec.name]
             if status.configured:
                 tg.start_soon(check, spec)
@@ -119,48 +91,42 @@ async def check_all(
                     "partial",
                     "-",
                     "-",
-                    f"set {', '.join(status.missing)} (the provider stays off until all of "
-                    f"{', '.join(spec.credentials)} are set)",
+                    f"set {', '.join(status.missing)} (the provider stays off until all of {spec.needed} are set)",
                     failed=True,
                 )
             else:
-                rows[spec.name] = Row(
-                    spec.name, "no", "-", "-", f"optional: set {', '.join(spec.credentials)} to use it", failed=False
-                )
-    if not any(statuses[s.name].configured or statuses[s.name].half_set for s in SPECS):
+                rows[spec.name] = Row(spec.name, "no", "-", "-", f"optional: set {spec.needed} to use it", failed=False)
+    if not any(statuses[s.name].configured or statuses[s.name].half_set for s in catalog):
         rows = {
             spec.name: replace(
                 rows[spec.name],
-                fix=f"no provider is configured: set {', '.join(spec.credentials)} (or try casebridge --sandbox)",
+                fix=f"no provider is configured: set {spec.needed} (or try casebridge --sandbox)",
                 failed=True,
             )
-            for spec in SPECS
+            for spec in catalog
         }
-    return [rows[spec.name] for spec in SPECS]
+    return [rows[spec.name] for spec in catalog]
 
 
 async def _check_one(
-    spec: ProviderSpec,
+    spec: ProviderSpec[Any, Any],
     settings: SettingsValues,
     transports: dict[str, AsyncBaseTransport],
     policy: HttpPolicy,
     sandbox: bool,
 ) -> Row:
-    url = str(getattr(settings, spec.url_variable.lower()))
+    url = str(getattr(settings, spec.url))
     where = "the in-process sandbox" if sandbox else shown_url(url)
     try:
-        probe, close = _connect(spec.name, settings, transports.get(spec.name), policy)
+        client = spec.open(settings, transports.get(spec.name), policy)
     except (ValueError, ProviderError) as exc:
-        return Row(spec.name, "invalid", "-", "-", f"{_message(exc)} (check {', '.join(spec.credentials)})", True)
+        return Row(spec.name, "invalid", "-", "-", f"{_message(exc)} (check {spec.needed})", True)
     try:
-        said = await probe()
+        said = await spec.probe(client)
     except AuthenticationFailed as exc:
-        fix = f"{where} refused the credentials (HTTP {exc.status}): check {', '.join(spec.credentials)}"
-        if spec.name == "commcare" and exc.status == 403:
-            fix = (
-                f"{where} accepted the key but denied project space '{settings.commcare_domain}' (HTTP 403): "
-                "check COMMCARE_DOMAIN, and that COMMCARE_USERNAME has API access to it"
-            )
+        fix = f"{where} refused the credentials (HTTP {exc.status}): check {spec.needed}"
+        if spec.denied_fix is not None and exc.status == 403:
+            fix = spec.denied_fix(spec.config(settings), where)
         return Row(spec.name, "yes", "yes", "no", fix, True)
     except (Timeout, Unavailable) as exc:
         if exc.status is not None:
@@ -176,8 +142,8 @@ async def _check_one(
     except NotFound as exc:
         fix = f"{where} has no {spec.name} API (HTTP {exc.status or 404}): check {spec.url_variable}"
         fix += f" (default {spec.default_url})"
-        if spec.name == "commcare":
-            fix += f" and COMMCARE_DOMAIN ('{settings.commcare_domain}')"
+        if spec.not_found_also is not None:
+            fix += spec.not_found_also(spec.config(settings))
         return Row(spec.name, "yes", "yes", "?", fix, True)
     except MalformedResponse as exc:
         fix = (
@@ -194,63 +160,9 @@ async def _check_one(
         return Row(spec.name, "yes", "?", "?", f"unexpected {type(exc).__name__} while checking {where}", True)
     finally:
         with anyio.CancelScope(shield=True):
-            await close()
+            await client.aclose()
     # A probe may answer a remark for a passing row (CommCare: which case API serves it).
     return Row(spec.name, "yes", "yes", "yes", said if isinstance(said, str) else "", False)
-
-
-def _connect(
-    provider: str, settings: SettingsValues, transport: AsyncBaseTransport | None, policy: HttpPolicy
-) -> tuple[Callable[[], Awaitable[object]], Callable[[], Awaitable[None]]]:
-    """The provider's cheapest authenticated read, and how to close its client."""
-    if provider == "clearinghouse":
-        from casebridge.providers.clearinghouse.client import ClearinghouseClient
-
-        assert settings.clearinghouse_api_token is not None
-        ch = ClearinghouseClient.connect(
-            settings.clearinghouse_base_url,
-            settings.clearinghouse_api_token.get_secret_value(),
-            transport=transport,
-            policy=policy,
-        )
-        # One case by id: a tiny answer (or the API's "no results"), but still authenticated.
-        return (lambda: ch.search({"case_id": 1})), ch.aclose
-    if provider == "commcare":
-        from casebridge.providers.commcare.client import CommCareClient
-
-        assert settings.commcare_api_key is not None
-        cc = CommCareClient.connect(
-            settings.commcare_base_url,
-            settings.commcare_username or "",
-            settings.commcare_api_key.get_secret_value(),
-            settings.commcare_domain or "",
-            transport=transport,
-            policy=policy,
-            case_api=settings.commcare_case_api,
-        )
-        return (lambda: _commcare_probe(cc)), cc.aclose
-    from casebridge.providers.certn.client import CertnClient
-
-    assert settings.certn_api_key is not None
-    ce = CertnClient.connect(
-        settings.certn_base_url, settings.certn_api_key.get_secret_value(), transport=transport, policy=policy
-    )
-    return (lambda: ce.list_cases(page_size=1)), ce.aclose
-
-
-async def _commcare_probe(cc: CommCareClient) -> str | None:
-    """One list page of the API casebridge will use: v2, else (a 404 there, or pinned) v0.5."""
-    if cc.case_api != "v0.5":
-        try:
-            await cc.list_cases_v2(limit=1)
-            return None
-        except NotFound:
-            if cc.case_api == "v2":
-                raise
-    await cc.list_cases_v05(limit=1)
-    if cc.case_api == "v0.5":
-        return "ok: the v0.5 case API serves every call (COMMCARE_CASE_API=v0.5)"
-    return "ok: this server has only the v0.5 case API (no v2); casebridge uses v0.5"
 
 
 def _message(exc: BaseException) -> str:
@@ -269,19 +181,19 @@ def render(rows: list[Row]) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
-def run_doctor(*, sandbox: bool = False, settings: SettingsValues | None = None) -> int:
+def run_doctor(*, sandbox: bool = False, settings: SettingsValues | None = None, catalog: Catalog = BUILTIN) -> int:
     """Print the table on stdout; 1 when a configured provider fails (or none is configured)."""
-    settings = settings or load_settings()
+    settings = settings or load_settings(catalog=catalog)
     secrets = settings.secret_values()
     transports = None
     sandbox = sandbox or settings.casebridge_sandbox
     if sandbox:
         from casebridge.server.sandbox import build_emulators, in_process_transports, sandbox_settings
 
-        settings = sandbox_settings(settings)
-        transports = in_process_transports(build_emulators())
+        settings = sandbox_settings(settings, catalog=catalog)
+        transports = in_process_transports(build_emulators(catalog))
     logging.getLogger("stamina").setLevel(logging.ERROR)  # retries are part of the check, not news
-    rows = anyio.run(lambda: check_all(settings, transports=transports, sandbox=sandbox))
+    rows = anyio.run(lambda: check_all(settings, transports=transports, sandbox=sandbox, catalog=catalog))
     # Belt and braces: the clients redact already, but nothing configured may ever be printed.
     redact = Redactor([*secrets, *settings.secret_values()])
     sys.stdout.write(redact(render(rows)))

@@ -1,12 +1,18 @@
-"""The sandbox: the three emulators, in-process for ``--sandbox`` or on loopback for other clients."""
+"""The sandbox: each provider's emulator, in-process for ``--sandbox`` or on loopback for other clients."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+import sys
+from typing import TYPE_CHECKING, TypeVar
 
 from casebridge.providers.http import ASGITransport, AsyncBaseTransport
-from casebridge.sandbox.emulation import Emulator
-from casebridge.server.settings import SettingsValues
+from casebridge.server.settings import SettingsValues, settings_model
+from casebridge.tools.catalog import BUILTIN, Catalog
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+    from casebridge.sandbox.emulation import Emulator
 
 S = TypeVar("S", bound=SettingsValues)
 
@@ -14,32 +20,25 @@ S = TypeVar("S", bound=SettingsValues)
 SANDBOX_HOST = "http://sandbox.invalid"
 
 
-def build_emulators() -> dict[str, Emulator]:
-    from casebridge.sandbox.certn import app as certn
-    from casebridge.sandbox.clearinghouse import app as clearinghouse
-    from casebridge.sandbox.commcare import app as commcare
-
-    return {"clearinghouse": clearinghouse.build(), "commcare": commcare.build(), "certn": certn.build()}
+def build_emulators(catalog: Catalog = BUILTIN) -> dict[str, Emulator]:
+    return {spec.name: spec.sandbox.build() for spec in catalog}
 
 
-def sandbox_settings(base: S, base_url: str = SANDBOX_HOST) -> S:
-    """``base`` with every provider pointed at the emulators and their sandbox credentials."""
-    from casebridge.sandbox.certn import app as certn
-    from casebridge.sandbox.clearinghouse import app as clearinghouse
-    from casebridge.sandbox.commcare import app as commcare
+def sandbox_settings(base: S, base_url: str = SANDBOX_HOST, *, catalog: Catalog = BUILTIN) -> S:
+    """``base`` with every provider pointed at the emulators and their sandbox credentials.
 
-    return base.model_copy(
-        update={
-            "clearinghouse_api_token": _secret(clearinghouse.SANDBOX_TOKEN),
-            "clearinghouse_base_url": f"{base_url}/api/v2p1",
-            "commcare_username": commcare.SANDBOX_USERNAME,
-            "commcare_api_key": _secret(commcare.SANDBOX_API_KEY),
-            "commcare_domain": commcare.SANDBOX_DOMAIN,
-            "commcare_base_url": base_url,
-            "certn_api_key": _secret(certn.SANDBOX_API_KEY),
-            "certn_base_url": base_url,
-        }
-    )
+    A ``base`` without the variables of a provider declared outside casebridge gets them (``settings_model``).
+    """
+    from pydantic import SecretStr
+
+    model = settings_model(catalog)
+    if not isinstance(base, model):
+        base = model.model_validate({name: getattr(base, name) for name in base.model_fields_set})  # type: ignore[assignment]
+    update: dict[str, object] = {}
+    for spec in catalog:
+        for name, value in spec.sandbox.variables(base_url).items():
+            update[name] = SecretStr(value) if name in spec.secrets else value
+    return base.model_copy(update=update)
 
 
 def in_process_transports(emulators: dict[str, Emulator]) -> dict[str, AsyncBaseTransport]:
@@ -50,18 +49,14 @@ def in_process_transports(emulators: dict[str, Emulator]) -> dict[str, AsyncBase
     return transports
 
 
-def combined_app(emulators: dict[str, Emulator]):  # type: ignore[no-untyped-def]
-    """One ASGI app serving all three emulators on one port (their paths do not overlap).
+def combined_app(emulators: dict[str, Emulator], catalog: Catalog = BUILTIN) -> ASGIApp:
+    """One ASGI app serving every emulator on one port (their paths do not overlap).
 
     Control routes are ``/_emulator/<provider>/faults`` and ``/_emulator/<provider>/requests``.
     """
     from starlette.types import Receive, Scope, Send
 
-    routes = {
-        "/api/v2p1": emulators["clearinghouse"],
-        "/a/": emulators["commcare"],
-        "/api/public": emulators["certn"],
-    }
+    routes = {spec.sandbox.prefix: emulators[spec.name] for spec in catalog if spec.name in emulators}
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,7 +79,38 @@ def combined_app(emulators: dict[str, Emulator]):  # type: ignore[no-untyped-def
     return app
 
 
-def _secret(value: str):  # type: ignore[no-untyped-def]
-    from pydantic import SecretStr
+def announcement(base: str, catalog: Catalog = BUILTIN) -> str:
+    """What ``casebridge sandbox`` prints once it serves at ``base``: the variables that point a server at it."""
+    lines = [f"casebridge emulators (synthetic data) on {base}", "Point a casebridge server at them with:"]
+    for spec in catalog:
+        lines.append("  " + " ".join(f"{name.upper()}={value}" for name, value in spec.sandbox.variables(base).items()))
+    lines.append(
+        f"Faults: POST {base}/_emulator/<provider>/faults; requests seen: GET {base}/_emulator/<provider>/requests"
+    )
+    return "\n".join(lines) + "\n"
 
-    return SecretStr(value)
+
+def serve_emulators(port: int, catalog: Catalog = BUILTIN) -> int:
+    """``casebridge sandbox``: every emulator on one loopback port, until interrupted."""
+    import contextlib
+
+    import anyio
+    import uvicorn
+
+    from casebridge.server.http_listen import AnnouncingServer, PortUnavailable, base_url, bind
+
+    try:
+        sock = bind("127.0.0.1", port)
+    except PortUnavailable as exc:
+        sys.stderr.write(f"casebridge: {exc}\n")
+        return 1
+    base = base_url(sock)
+
+    def announce() -> None:  # this command's own output, whatever the log level
+        sys.stderr.write(announcement(base, catalog))
+        sys.stderr.flush()
+
+    config = uvicorn.Config(combined_app(build_emulators(catalog), catalog), log_level="warning", access_log=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(AnnouncingServer(config, sock, announce).serve_bound)
+    return 0

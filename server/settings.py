@@ -2,8 +2,9 @@
 
 Nothing is read implicitly from the working directory (an MCP host may start the server in a cloned
 repository): a file of the same names is read only from ``--env-file`` or ``CASEBRIDGE_ENV_FILE``.
-``load_settings`` reads the variables exactly as pydantic-settings would (``server.env_settings.Settings``,
-which the tests compare it with) without importing it: that costs about 20 ms of every start-up (bench/).
+``load_settings`` reads the variables exactly as pydantic-settings would (the tests compare it with a
+pydantic-settings model of the same fields) without importing it: that costs about 20 ms of every start-up (bench/).
+Each provider's fields are its catalog declaration's (``tools.catalog``); ``SettingsValues`` inherits the built-in ones.
 """
 
 from __future__ import annotations
@@ -11,18 +12,24 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, SecretStr, create_model, model_validator
+
+from casebridge.tools.catalog import BUILTIN, Catalog, ProviderStatus
+from casebridge.tools.catalog.certn import DEFAULT_URL as DEFAULT_CERTN_URL
+from casebridge.tools.catalog.certn import CertnVariables
+from casebridge.tools.catalog.clearinghouse import DEFAULT_URL as DEFAULT_CLEARINGHOUSE_URL
+from casebridge.tools.catalog.clearinghouse import ClearinghouseVariables
+from casebridge.tools.catalog.commcare import DEFAULT_URL as DEFAULT_COMMCARE_URL
+from casebridge.tools.catalog.commcare import CommCareVariables
 
 if TYPE_CHECKING:
     from casebridge.tools.privacy import PrivacyPolicy
 
-DEFAULT_CLEARINGHOUSE_URL = "https://clearinghouse.net/api/v2p1"
-DEFAULT_COMMCARE_URL = "https://www.commcarehq.org"
-DEFAULT_CERTN_URL = "https://api.sandbox.certn.co"
+__all__ = ["DEFAULT_CERTN_URL", "DEFAULT_CLEARINGHOUSE_URL", "DEFAULT_COMMCARE_URL", "ProviderStatus"]
 ENV_FILE_VARIABLE = "CASEBRIDGE_ENV_FILE"  # names a file of variables; --env-file does the same
 
 
@@ -30,22 +37,13 @@ def _lower(value: object) -> object:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-class SettingsValues(BaseModel):
+# The built-in providers' fields come first, in catalog order (pydantic lists the last base's first).
+class SettingsValues(CertnVariables, CommCareVariables, ClearinghouseVariables):
     """The settings' fields and helpers; ``Settings`` (pydantic-settings) adds reading them from the environment."""
 
     # As pydantic-settings configures its models, so both validate the variables alike.
     model_config = ConfigDict(extra="ignore", validate_default=True, title="Settings")
 
-    clearinghouse_api_token: SecretStr | None = None
-    clearinghouse_base_url: str = DEFAULT_CLEARINGHOUSE_URL
-    commcare_username: str | None = None
-    commcare_api_key: SecretStr | None = None
-    commcare_domain: str | None = None
-    commcare_base_url: str = DEFAULT_COMMCARE_URL
-    # Which CommCare case API serves searches and reads: auto = v2, or v0.5 where v2 cannot or is missing.
-    commcare_case_api: Literal["auto", "v2", "v0.5"] = "auto"
-    certn_api_key: SecretStr | None = None
-    certn_base_url: str = DEFAULT_CERTN_URL
     casebridge_read_only: bool = False
     commcare_writes: Annotated[Literal["on", "off"], BeforeValidator(_lower)] = "on"  # update_case offered or not
     casebridge_data_dir: Path | None = None
@@ -91,14 +89,9 @@ class SettingsValues(BaseModel):
         )
 
     def secret_values(self) -> list[str]:
-        """Every credential value, for redaction and canary checks."""
-        values = [
-            self.clearinghouse_api_token,
-            self.commcare_api_key,
-            self.certn_api_key,
-            self.casebridge_http_token,
-        ]
-        found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        """Every credential value (each ``SecretStr`` field's, any provider's), for redaction and canary checks."""
+        values = [getattr(self, name) for name in type(self).model_fields if name != "casebridge_database_url"]
+        found = [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
         if self.casebridge_database_url is not None:  # its password only: the rest (host, names) is not secret
             from urllib.parse import unquote, urlsplit
 
@@ -106,61 +99,38 @@ class SettingsValues(BaseModel):
             found += [p for p in {password or "", unquote(password or "")} if p]
         return found
 
-    def provider_status(self) -> list[ProviderStatus]:
+    def provider_status(self, catalog: Catalog = BUILTIN) -> list[ProviderStatus]:
         """Which providers are configured, and which are only half set (with what is missing)."""
-        set_ = self.model_fields_set
-
-        def present(name: str) -> bool:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr):
-                return bool(value.get_secret_value())
-            return bool(value)
-
-        def status(provider: str, required: list[str], optional: list[str]) -> ProviderStatus:
-            missing = [n.upper() for n in required if not present(n)]
-            mentioned = [n for n in required + optional if n in set_ and present(n)]
-            if not missing:
-                return ProviderStatus(provider, configured=True, missing=[])
-            return ProviderStatus(provider, configured=False, missing=missing if mentioned else [])
-
-        return [
-            status("clearinghouse", ["clearinghouse_api_token"], ["clearinghouse_base_url"]),
-            status(
-                "commcare",
-                ["commcare_username", "commcare_api_key", "commcare_domain"],
-                ["commcare_base_url"],
-            ),
-            status("certn", ["certn_api_key"], ["certn_base_url"]),
-        ]
+        return [spec.status(self) for spec in catalog]
 
 
-@dataclass(frozen=True)
-class ProviderStatus:
-    provider: str
-    configured: bool
-    missing: list[str]  # non-empty only when the provider is half set
-
-    @property
-    def half_set(self) -> bool:
-        return not self.configured and bool(self.missing)
+@cache
+def settings_model(catalog: Catalog = BUILTIN) -> type[SettingsValues]:
+    """``SettingsValues`` plus the fields of every provider of ``catalog`` it does not have yet."""
+    extra = tuple(spec.variables for spec in catalog if not issubclass(SettingsValues, spec.variables))
+    if not extra:
+        return SettingsValues
+    return create_model("Settings", __base__=(SettingsValues, *extra), __module__=__name__)
 
 
 class EnvFileError(Exception):
     """The file named by ``--env-file`` or ``CASEBRIDGE_ENV_FILE`` cannot be read (one line, for stderr)."""
 
 
-def load_settings(env_file: str | os.PathLike[str] | None = None) -> SettingsValues:
+def load_settings(env_file: str | os.PathLike[str] | None = None, *, catalog: Catalog = BUILTIN) -> SettingsValues:
     """The settings from the environment, plus the file ``env_file`` names (else ``CASEBRIDGE_ENV_FILE``).
 
     As ``Settings(_env_file=...)`` reads them: a variable set in the environment wins over the file.
+    ``catalog`` adds the variables of providers declared outside casebridge (``settings_model``).
     """
+    model = settings_model(catalog)
     environment = _variables(os.environ)
     named = env_file if env_file is not None else environment.get(ENV_FILE_VARIABLE.lower())
     values: dict[str, str | None] = {}
     if named is not None:
-        values.update(_fields(read_env_file(Path(named))))
-    values.update(_fields(environment))
-    return SettingsValues.model_validate(values)
+        values.update(_fields(read_env_file(Path(named)), model))
+    values.update(_fields(environment, model))
+    return model.model_validate(values)
 
 
 def read_env_file(path: Path) -> dict[str, str | None]:
@@ -182,8 +152,8 @@ def _variables(source: Mapping[str, str | None]) -> dict[str, str | None]:
     return {name.lower(): value for name, value in source.items() if value != ""}
 
 
-def _fields(variables: Mapping[str, str | None]) -> dict[str, str | None]:
-    return {name: variables[name] for name in SettingsValues.model_fields if name in variables}
+def _fields(variables: Mapping[str, str | None], model: type[SettingsValues]) -> dict[str, str | None]:
+    return {name: variables[name] for name in model.model_fields if name in variables}
 
 
 def default_data_dir() -> Path:

@@ -8,6 +8,7 @@ import logging
 from casebridge.providers.http import AsyncBaseTransport, HttpPolicy
 from casebridge.providers.redaction import Redactor
 from casebridge.server.settings import SettingsValues
+from casebridge.tools.catalog import BUILTIN, Catalog
 from casebridge.tools.registry import SourceRegistry
 from casebridge.tools.sources.base import Source
 
@@ -20,67 +21,21 @@ def build_registry(
     read_only: bool = False,
     policy: HttpPolicy | None = None,
     transports: dict[str, AsyncBaseTransport] | None = None,
+    catalog: Catalog = BUILTIN,
 ) -> SourceRegistry:
-    """Adapters for every provider whose credentials are set; half-set ones are named on stderr."""
+    """Adapters for every provider of ``catalog`` whose credentials are set; half-set ones are named on stderr."""
     transports = transports or {}
     policy = _with_body_cap(policy, settings)
     sources: dict[str, Source] = {}
-    for status in settings.provider_status():
-        if status.half_set:
-            log.warning(
-                "%s is partly configured and stays off: missing %s",
-                status.provider,
-                ", ".join(status.missing),
-            )
-    if settings.clearinghouse_api_token and settings.clearinghouse_api_token.get_secret_value():
-        from casebridge.providers.clearinghouse.client import ClearinghouseClient
-        from casebridge.tools.sources.clearinghouse import ClearinghouseSource
-
-        sources["clearinghouse"] = ClearinghouseSource(
-            ClearinghouseClient.connect(
-                settings.clearinghouse_base_url,
-                settings.clearinghouse_api_token.get_secret_value(),
-                transport=transports.get("clearinghouse"),
-                policy=policy,
-            ),
-            sandbox="clearinghouse" in transports,
-        )
-    if (
-        settings.commcare_username
-        and settings.commcare_domain
-        and settings.commcare_api_key
-        and settings.commcare_api_key.get_secret_value()
-    ):
-        from casebridge.providers.commcare.client import CommCareClient
-        from casebridge.tools.sources.commcare import CommCareSource
-
-        sources["commcare"] = CommCareSource(
-            CommCareClient.connect(
-                settings.commcare_base_url,
-                settings.commcare_username,
-                settings.commcare_api_key.get_secret_value(),
-                settings.commcare_domain,
-                transport=transports.get("commcare"),
-                policy=policy,
-                case_api=settings.commcare_case_api,
-            ),
-            sandbox="commcare" in transports,
-        )
-    if settings.certn_api_key and settings.certn_api_key.get_secret_value():
-        from casebridge.providers.certn.client import CertnClient
-        from casebridge.tools.sources.certn import CertnSource
-
-        sources["certn"] = CertnSource(
-            CertnClient.connect(
-                settings.certn_base_url,
-                settings.certn_api_key.get_secret_value(),
-                transport=transports.get("certn"),
-                policy=policy,
-            ),
-            sandbox="certn" in transports,
-        )
-    registry = SourceRegistry(sources=sources, read_only=read_only or settings.casebridge_read_only)  # type: ignore[arg-type]
-    public = [v for v in (settings.commcare_username, settings.commcare_domain) if v]
+    for spec in catalog:
+        status = spec.status(settings)
+        if status.configured:
+            client = spec.open(settings, transports.get(spec.name), policy)
+            sources[spec.name] = spec.source(client, spec.name in transports)
+        elif status.half_set:
+            log.warning("%s is partly configured and stays off: missing %s", spec.name, ", ".join(status.missing))
+    registry = SourceRegistry(sources=sources, read_only=read_only or settings.casebridge_read_only, catalog=catalog)
+    public = [str(value) for spec in catalog for name in spec.public if (value := getattr(settings, name))]
     registry.redactor = Redactor(settings.secret_values(), public=public)
     registry.privacy = settings.privacy_policy()
     registry.commcare_writes = settings.commcare_writes == "on"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from functools import cache
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
 from casebridge.tools.text import refuse_invisible
 
-ProviderName = Literal["clearinghouse", "commcare", "certn"]
-PROVIDERS: tuple[ProviderName, ...] = ("clearinghouse", "commcare", "certn")
+# A provider's name, as its catalog declaration (tools.catalog) gives it. Results publish it as an enum of
+# their server's catalog: the tools register ``for_providers(Result, names)``.
+ProviderName = str
 
 # Marks a single-line input string: invisible and control characters are refused, naming the code point.
 Visible = BeforeValidator(refuse_invisible)
@@ -82,3 +84,15 @@ class CaseDetail(Model):
     ] = Field(default_factory=dict)
     truncated: Annotated[bool, Field(description="Some section was cut to keep the result small.")] = False
     notes: list[str] = Field(default_factory=list)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@cache
+def for_providers(model: type[M], names: tuple[str, ...]) -> type[M]:
+    """``model`` (a result with a ``provider``) as published by a server whose catalog names ``names``."""
+    provider: Any = Annotated[str, WithJsonSchema({"enum": list(names), "type": "string"})]
+    return create_model(
+        model.__name__, __base__=model, __module__=__name__, __doc__=model.__doc__, provider=(provider, ...)
+    )

@@ -8,16 +8,11 @@ from typing import Any
 
 from casebridge.providers.redaction import Redactor
 from casebridge.tools.actions import ActionLedger, ActionSettings
+from casebridge.tools.catalog import BUILTIN, Catalog
 from casebridge.tools.errors import ToolFailure
-from casebridge.tools.models import PROVIDERS, ProviderName
+from casebridge.tools.models import ProviderName
 from casebridge.tools.privacy import PrivacyPolicy
 from casebridge.tools.sources.base import Source
-
-CONFIG_HINTS: dict[str, str] = {
-    "clearinghouse": "set CLEARINGHOUSE_API_TOKEN (optionally CLEARINGHOUSE_BASE_URL)",
-    "commcare": "set COMMCARE_USERNAME, COMMCARE_API_KEY and COMMCARE_DOMAIN (optionally COMMCARE_BASE_URL)",
-    "certn": "set CERTN_API_KEY (optionally CERTN_BASE_URL)",
-}
 
 
 @dataclass
@@ -25,6 +20,7 @@ class SourceRegistry:
     """Adapters for the providers this server may use, keyed by provider name."""
 
     sources: dict[ProviderName, Source] = field(default_factory=dict)
+    catalog: Catalog = BUILTIN  # every provider the server knows, configured or not
     sandbox: bool = False
     read_only: bool = False
     commcare_writes: bool = True  # COMMCARE_WRITES=off: no update_case, whatever else is offered
@@ -39,19 +35,23 @@ class SourceRegistry:
     privacy: PrivacyPolicy = field(default_factory=PrivacyPolicy)
 
     @property
+    def providers(self) -> tuple[ProviderName, ...]:
+        return self.catalog.names
+
+    @property
     def configured(self) -> list[ProviderName]:
-        return [p for p in PROVIDERS if p in self.sources]
+        return [p for p in self.catalog.names if p in self.sources]
 
     def get(self, provider: str) -> Source:
-        source: Source | None = self.sources.get(provider)  # type: ignore[call-overload]
+        source = self.sources.get(provider)
         if source is not None:
             return source
-        if provider not in PROVIDERS:
+        if provider not in self.catalog:
             raise ToolFailure(
                 "invalid_input",
                 f"unknown provider {provider[:40]!r}",
                 field="provider",
-                fix=f"Use one of: {', '.join(self.configured or PROVIDERS)}.",
+                fix=f"Use one of: {', '.join(self.configured or self.providers)}.",
             )
         offered = ", ".join(self.configured) or "none"
         raise ToolFailure(
@@ -59,7 +59,7 @@ class SourceRegistry:
             f"{provider} is not configured on this server (configured: {offered})",
             provider=provider,
             fix=(
-                f"Use a configured provider, or ask whoever installed casebridge to {CONFIG_HINTS[provider]}; "
+                f"Use a configured provider, or ask whoever installed casebridge to {self.catalog[provider].hint}; "
                 "to try casebridge without credentials, run it with --sandbox."
             ),
         )

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import copy
-from typing import Annotated, Any, cast
+import inspect
+from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from casebridge.tools import cursor as cursors
+from casebridge.tools.catalog import Catalog
 from casebridge.tools.errors import invalid
-from casebridge.tools.models import PROVIDERS, ProviderName, SearchResult
+from casebridge.tools.models import ProviderName, SearchResult, for_providers
 from casebridge.tools.registry import SourceRegistry
 from casebridge.tools.render import search_result
 from casebridge.tools.sources.base import MAX_PAGE_SIZE
-from casebridge.tools.sources.certn import CertnFilters
-from casebridge.tools.sources.clearinghouse import ClearinghouseFilters
 from casebridge.tools.sources.commcare_filters import CommCareFilters
 
 NAME = "search_cases"
@@ -24,8 +24,7 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = MAX_PAGE_SIZE
 
 DESCRIPTION = (
-    "Search cases in one provider: clearinghouse (civil-rights lawsuits), commcare (client/patient "
-    "records) or certn (background checks). Give `provider` and that provider's filter object; "
+    "Search cases in one provider: {providers}. Give `provider` and that provider's filter object; "
     "filters combine with AND. Enumerated filters take the label or the id. Results are one line "
     "per case with a ref for get_case. For more, call again with only `cursor` = next_cursor."
 )
@@ -38,41 +37,64 @@ ANNOTATIONS = ToolAnnotations(
     open_world_hint=True,
 )
 
-FILTER_MODELS: dict[ProviderName, type[BaseModel]] = {
-    "clearinghouse": ClearinghouseFilters,
-    "commcare": CommCareFilters,
-    "certn": CertnFilters,
-}
+LIMIT = Annotated[int | None, Field(ge=1, le=MAX_LIMIT, description="Cases per page (default 10, or the cursor's).")]
+CURSOR = Annotated[
+    str | None, Field(max_length=cursors.MAX_CURSOR_LENGTH, description="next_cursor of the previous page.")
+]
+
+
+def description(catalog: Catalog) -> str:
+    named = [f"{spec.name} ({spec.summary})" for spec in catalog]
+    return DESCRIPTION.format(providers=", ".join(named[:-1]) + " or " + named[-1] if len(named) > 1 else named[0])
+
+
+def filter_models(catalog: Catalog) -> dict[ProviderName, type[BaseModel]]:
+    """Each provider's filter object, by provider: one parameter of search_cases each."""
+    return {spec.name: spec.filters() for spec in catalog}
+
+
+def signature(catalog: Catalog, models: dict[ProviderName, type[BaseModel]]) -> inspect.Signature:
+    """search_cases' parameters: provider, one filter object per provider of ``catalog``, limit and cursor."""
+    clash = {"provider", "limit", "cursor"} & set(models)
+    if clash:
+        raise ValueError(f"a provider cannot be named {', '.join(sorted(clash))}: search_cases has that parameter")
+    names: Any = Literal[catalog.names]
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    provider = Annotated[names | None, Field(description="Service to search. Not needed with cursor.")]
+    parameters = [
+        inspect.Parameter("provider", keyword, default=None, annotation=provider),
+        *(inspect.Parameter(name, keyword, default=None, annotation=model | None) for name, model in models.items()),
+        inspect.Parameter("limit", keyword, default=None, annotation=LIMIT),
+        inspect.Parameter("cursor", keyword, default=None, annotation=CURSOR),
+    ]
+    result = for_providers(SearchResult, catalog.names)
+    return inspect.Signature(parameters, return_annotation=Annotated[CallToolResult, result])
+
+
+def _declare(fn: Any, declared: inspect.Signature) -> None:
+    """``fn`` presented as taking ``declared``'s parameters: what ``inspect.signature`` and type hints read."""
+    fn.__signature__ = declared
+    fn.__annotations__ = {p.name: p.annotation for p in declared.parameters.values()}
+    fn.__annotations__["return"] = declared.return_annotation
 
 
 def register(server: MCPServer, registry: SourceRegistry) -> None:
+    models = filter_models(registry.catalog)
+
     async def search_cases(
-        provider: Annotated[
-            ProviderName | None, Field(description="Service to search. Not needed with cursor.")
-        ] = None,
-        clearinghouse: ClearinghouseFilters | None = None,
-        commcare: CommCareFilters | None = None,
-        certn: CertnFilters | None = None,
-        limit: Annotated[
-            int | None, Field(ge=1, le=MAX_LIMIT, description="Cases per page (default 10, or the cursor's).")
-        ] = None,
-        cursor: Annotated[
-            str | None,
-            Field(max_length=cursors.MAX_CURSOR_LENGTH, description="next_cursor of the previous page."),
-        ] = None,
-    ) -> Annotated[CallToolResult, SearchResult]:
-        given: dict[str, BaseModel] = {
-            name: model
-            for name, model in (("clearinghouse", clearinghouse), ("commcare", commcare), ("certn", certn))
-            if model is not None
-        }
+        provider: ProviderName | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **by_provider: BaseModel | None,
+    ) -> CallToolResult:
+        given = {name: model for name, model in by_provider.items() if model is not None}
         if cursor is not None:
-            provider, filters, state, kept = _continue(cursor, provider, given)
+            provider, filters, state, kept = _continue(cursor, provider, given, models)
             # Continuing with only the cursor keeps the first call's page size; a limit given now changes it.
             limit = limit or kept or DEFAULT_LIMIT
         else:
             provider = _choose_provider(provider, given, registry)
-            filters = given.get(provider) or FILTER_MODELS[provider]()
+            filters = given.get(provider) or models[provider]()
             state = None
             limit = limit or DEFAULT_LIMIT
         source = registry.get(provider)
@@ -99,12 +121,16 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         )
         return search_result(result, page.cases)
 
-    server.add_tool(search_cases, name=NAME, description=DESCRIPTION, annotations=ANNOTATIONS)
+    # The parameters come from the catalog: the SDK reads them (and the result's schema) from the signature.
+    _declare(search_cases, signature(registry.catalog, models))
+    server.add_tool(search_cases, name=NAME, description=description(registry.catalog), annotations=ANNOTATIONS)
     if registry.configured:
-        registry.schema_hooks[NAME] = lambda schema: offer_only(schema, registry.configured)
+        registry.schema_hooks[NAME] = lambda schema: offer_only(schema, registry.configured, models)
 
 
-def offer_only(schema: dict[str, Any], configured: list[ProviderName]) -> dict[str, Any]:
+def offer_only(
+    schema: dict[str, Any], configured: list[ProviderName], models: dict[ProviderName, type[BaseModel]]
+) -> dict[str, Any]:
     """The input schema with unconfigured providers' enum values and filter objects removed.
 
     Validation still knows every provider, so a call naming an unconfigured one gets the
@@ -114,7 +140,7 @@ def offer_only(schema: dict[str, Any], configured: list[ProviderName]) -> dict[s
     props = schema["properties"]
     props["provider"]["enum"] = list(configured)
     defs = schema.get("$defs", {})
-    for name, model in FILTER_MODELS.items():
+    for name, model in models.items():
         if name not in configured:
             props.pop(name, None)
             defs.pop(model.__name__, None)
@@ -126,13 +152,13 @@ def _choose_provider(
 ) -> ProviderName:
     if provider is None:
         if len(given) == 1:
-            return cast(ProviderName, next(iter(given)))
+            return next(iter(given))
         if not given and len(registry.configured) == 1:
             return registry.configured[0]
         raise invalid(
             "provider",
             "no provider given",
-            f"Set provider to one of: {', '.join(registry.configured or PROVIDERS)}.",
+            f"Set provider to one of: {', '.join(registry.configured or registry.providers)}.",
         )
     others = [name for name in given if name != provider]
     if others:
@@ -145,20 +171,20 @@ def _choose_provider(
 
 
 def _continue(
-    cursor: str, provider: ProviderName | None, given: dict[str, BaseModel]
+    cursor: str, provider: ProviderName | None, given: dict[str, BaseModel], models: dict[ProviderName, type[BaseModel]]
 ) -> tuple[ProviderName, BaseModel, dict[str, Any], int | None]:
     fix = "Pass next_cursor exactly as returned, or start again without cursor."
     try:
         data = cursors.decode(cursor)
     except cursors.CursorError as exc:
         raise invalid("cursor", str(exc), fix) from exc
-    if data.provider not in FILTER_MODELS:
+    if data.provider not in models:
         raise invalid("cursor", "the cursor is not one casebridge issued", fix)
     cursor_provider: ProviderName = data.provider
     if provider is not None and provider != cursor_provider:
         raise invalid("cursor", f"the cursor belongs to a {cursor_provider} search, not {provider}", fix)
     try:
-        filters = FILTER_MODELS[cursor_provider].model_validate(data.filters)
+        filters = models[cursor_provider].model_validate(data.filters)
     except ValidationError as exc:
         raise invalid("cursor", "the cursor's filters are not valid", fix) from exc
     for name, model in given.items():
