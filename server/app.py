@@ -23,13 +23,12 @@ from pydantic import AnyUrl
 from casebridge.providers import __version__
 from casebridge.providers.http import request_budget
 from casebridge.server.schema import compact_schema, header_schema
-from casebridge.server.sdk_output import publish_without_revalidation
+from casebridge.server.sdk_output import cut_header_schemas, publish_without_revalidation
 from casebridge.tools import Registration, privacy, register_all
 from casebridge.tools.actions import LedgerError
 from casebridge.tools.errors import ToolFailure, failure_from_exception
-from casebridge.tools.get_case import split_ref
-from casebridge.tools.models import PROVIDERS
 from casebridge.tools.registry import SourceRegistry
+from casebridge.tools.support.refs import split_ref
 
 log = logging.getLogger("casebridge")
 
@@ -66,7 +65,7 @@ class CasebridgeServer(MCPServer[Any]):
         self.registry = registry
         self.tool_deadline = TOOL_DEADLINE_SECONDS
         self._schema_cache: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
-        self._header_schemas: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        cut_header_schemas(self, header_schema)
         self._deferred: list[Registration] = []
 
     async def run_stdio_async(self) -> None:
@@ -143,7 +142,7 @@ class CasebridgeServer(MCPServer[Any]):
             failure = ToolFailure(
                 "timeout",
                 f"{name} did not finish within {deadline:g} s",
-                provider=_provider_of(arguments),
+                provider=_provider_of(arguments, self.registry.providers),
                 retryable=True,
                 fix="Call again; if it keeps happening, narrow the request.",
             )
@@ -186,21 +185,8 @@ class CasebridgeServer(MCPServer[Any]):
             out.append(tool.model_copy(update={"input_schema": cached[0], "output_schema": cached[1]}))
         return out
 
-    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
-        # The SDK checks Mcp-Param-* headers on every 2026-era HTTP tools/call by walking the schema
-        # this returns: ~0.5 ms per call for search_cases' whole input schema (bench/, concurrency).
-        # The check reads only x-mcp-header properties, so it gets a cached cut-down schema.
-        full = super()._tool_input_schema(name)
-        if full is None:
-            return None
-        cached = self._header_schemas.get(name)
-        if cached is None or cached[0] is not full:  # re-registered tools get a new schema object
-            cached = (full, header_schema(full))
-            self._header_schemas[name] = cached
-        return cached[1]
 
-
-def _provider_of(arguments: Any) -> str | None:
+def _provider_of(arguments: Any, providers: tuple[str, ...]) -> str | None:
     """The provider a call was aimed at, from its ``provider`` or ``ref`` argument, when it names one."""
     if not isinstance(arguments, dict):
         return None
@@ -209,7 +195,7 @@ def _provider_of(arguments: Any) -> str | None:
     if not isinstance(provider, str) and isinstance(ref, str):
         parts = split_ref(ref)
         provider = parts[0] if parts else None
-    return provider if provider in PROVIDERS else None
+    return provider if provider in providers else None
 
 
 def build_server(

@@ -14,14 +14,14 @@ from casebridge.providers.certn.vocab import CANCELLABLE_CHECK_STATUSES, CLOSED_
 from casebridge.providers.errors import ProviderError, Rejected
 from casebridge.tools import consent
 from casebridge.tools.actions import Entry, off_loop
-from casebridge.tools.errors import ToolFailure, invalid
-from casebridge.tools.get_case import parse_ref
+from casebridge.tools.errors import ToolFailure
 from casebridge.tools.models import CaseSummary, Model, Visible
-from casebridge.tools.order_case import certn_parts
 from casebridge.tools.registry import SourceRegistry
 from casebridge.tools.render import SANDBOX_BANNER, case_line, fence, fence_inline, tool_result
 from casebridge.tools.sources.certn import CertnSource, check_status_text, check_type_text, short_id
 from casebridge.tools.support import after_send, elicited
+from casebridge.tools.support.confirm import Confirming, Purpose
+from casebridge.tools.support.refs import certn_case_id, certn_parts
 from casebridge.tools.text import one_line
 
 NAME = "cancel_case"
@@ -30,6 +30,7 @@ REQUOTE = (
     "Call cancel_case again without confirmation_token for a new confirmation, show it to the user, "
     "and wait for their explicit approval."
 )
+CONFIRMS = Purpose(NAME, "cancel", NOTHING, REQUOTE)
 UNRECORDED = "casebridge could not record this cancellation in its ledger; Certn's case shows it."
 RULE = "Certn cancels a case only while every active check is awaiting the applicant or pending fulfilment"
 
@@ -95,15 +96,6 @@ async def _read(client: CertnClient, case_id: str) -> CertnCase:
         raise ToolFailure.from_provider(exc) from exc
 
 
-def certn_case_id(registry: SourceRegistry, ref: str) -> str:
-    """The Certn case id of ``ref`` (``certn:<id>``, ``case://certn/<id>`` or a bare id)."""
-    ref = ref.strip()
-    source, case_id = parse_ref(ref if ":" in ref else f"certn:{ref}", registry)
-    if source.name != "certn":
-        raise invalid("ref", f"only Certn cases can be cancelled, not {source.name}", "Use a certn:<id> ref.")
-    return case_id
-
-
 def register(server: MCPServer, registry: SourceRegistry) -> None:
     settings = registry.actions
 
@@ -147,43 +139,22 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         if blocking:
             await off_loop(ledger.append, entry("refused", note="; ".join(blocking)))
             raise _refusal(blocking)
-        flow = consent.answer(answer)
-        if flow in ("declined", "cancelled", "other"):
-            await off_loop(ledger.append, entry("declined", note=f"user {flow}"))
-            return result("not_cancelled", case, f"{NOTHING}: the user {flow} the confirmation.")
+        confirming = Confirming.of(answer, CONFIRMS, ledger, settings, entry)
+        if confirming.not_given:
+            return result("not_cancelled", case, await confirming.record_not_given())
         subject = consent.bound({"cancel": case_id}, caller)
-        if flow == "token":
-            if confirmation_token is None:
-                quote = await off_loop(consent.issue, ledger, "cancel", subject, settings.confirm_ttl)
-                await off_loop(ledger.append, entry("quoted", expires_at=quote.expires_at))
-                head = (
-                    f"CONFIRMATION NEEDED: nothing has been cancelled yet.\n{_summary_text(source, case)}\n\n"
-                    "Show this to the user and ask whether to cancel. Only if they explicitly say yes, call "
-                    f"cancel_case again with the same ref plus confirmation_token: {quote.token} "
-                    f"(single use, valid until {quote.expires_at})."
-                )
-                return result(
-                    "confirmation_required", case, head, confirmation_token=quote.token, expires_at=quote.expires_at
-                )
-            try:
-                nonce = await off_loop(
-                    consent.verify,
-                    ledger,
-                    confirmation_token,
-                    "cancel",
-                    subject,
-                    ttl=settings.confirm_ttl,
-                    nothing=NOTHING,
-                    fix=REQUOTE,
-                )
-                if not await off_loop(ledger.consume, nonce):
-                    raise consent.replayed(NOTHING, REQUOTE)
-            except consent.ConfirmationRefused as refused:
-                await off_loop(ledger.append, entry("not_confirmed", note=refused.reason))
-                raise
-        elif not await off_loop(ledger.consume, elicited.answer_nonce(ctx, "cancel", subject)):
-            await off_loop(ledger.append, entry("not_confirmed", note="replayed"))
-            raise elicited.replayed(NOTHING, NAME)
+        if confirming.flow == "token" and confirmation_token is None:
+            quote = await confirming.quote(subject)
+            head = (
+                f"CONFIRMATION NEEDED: nothing has been cancelled yet.\n{_summary_text(source, case)}\n\n"
+                "Show this to the user and ask whether to cancel. Only if they explicitly say yes, call "
+                f"cancel_case again with the same ref plus confirmation_token: {quote.token} "
+                f"(single use, valid until {quote.expires_at})."
+            )
+            return result(
+                "confirmation_required", case, head, confirmation_token=quote.token, expires_at=quote.expires_at
+            )
+        await confirming.use(await confirming.nonce(ctx, confirmation_token, subject))
         await off_loop(ledger.append, entry("sending"))
         # From here the POST may have left: a ledger failure must not hide it (after_send.record).
         try:

@@ -12,13 +12,12 @@ from pydantic import Field, ValidationError
 
 from casebridge.providers.errors import NotFound, ProviderError
 from casebridge.tools.actions import Entry, off_loop
-from casebridge.tools.cancel_case import certn_case_id
 from casebridge.tools.errors import ToolFailure
 from casebridge.tools.models import Model, Visible
-from casebridge.tools.order_case import certn_parts
 from casebridge.tools.registry import SourceRegistry
 from casebridge.tools.render import SANDBOX_BANNER, tool_result
 from casebridge.tools.support import after_send, elicited
+from casebridge.tools.support.refs import certn_case_id, certn_parts
 from casebridge.tools.text import is_uuid, web_link
 
 NAME = "generate_report"

@@ -5,7 +5,6 @@ Also serves the ``case://{provider}/{id}`` resources, which read the same detail
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
@@ -18,11 +17,10 @@ from casebridge.providers.errors import NotFound, ProviderError
 from casebridge.tools import privacy
 from casebridge.tools.actions import Entry, off_loop
 from casebridge.tools.errors import ToolFailure, invalid
-from casebridge.tools.models import PROVIDERS, CaseDetail, Visible
+from casebridge.tools.models import CaseDetail, Visible, for_providers
 from casebridge.tools.registry import SourceRegistry
 from casebridge.tools.render import detail_result, detail_text, masked_detail
-from casebridge.tools.sources.base import Source
-from casebridge.tools.text import first_invisible
+from casebridge.tools.support.refs import parse_ref, split_ref
 
 NAME = "get_case"
 
@@ -45,37 +43,6 @@ ANNOTATIONS = ToolAnnotations(
     idempotent_hint=True,
     open_world_hint=True,
 )
-
-_REF = re.compile(r"^(?:case://)?([a-z]+)[:/](.+)$")
-
-
-def split_ref(ref: str) -> tuple[str, str] | None:
-    """``(provider, raw id)`` of ``provider:id`` or ``case://provider/id``; None when it is neither."""
-    match = _REF.match(ref.strip())
-    return (match[1], match[2]) if match else None
-
-
-def parse_ref(ref: str, registry: SourceRegistry) -> tuple[Source, str]:
-    """The source and normalised id for ``provider:id`` (or ``case://provider/id``)."""
-    bad = first_invisible(ref.strip())
-    if bad is not None:
-        raise invalid("ref", f"contains an invisible or control character (U+{ord(bad):04X})", "Retype the ref.")
-    parts = split_ref(ref)
-    example = "e.g. clearinghouse:15150"
-    if parts is None:
-        raise invalid(
-            "ref",
-            f"{ref[:80]!r} is not a case ref",
-            f"Use provider:id as search_cases returns it, {example}.",
-        )
-    provider, raw_id = parts
-    if provider not in PROVIDERS:
-        raise invalid("ref", f"unknown provider {provider[:30]!r} in the ref", f"Providers: {', '.join(PROVIDERS)}.")
-    source = registry.get(provider)
-    try:
-        return source, source.check_id(raw_id)
-    except ValueError as exc:
-        raise invalid("ref", str(exc), "Use a ref from search_cases results.", provider=provider) from exc
 
 
 async def read_case(registry: SourceRegistry, ref: str, include: frozenset[str]) -> CaseDetail:
@@ -110,6 +77,8 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
             await record_reveal(registry, ctx, detail, sorted(set(reveal)))
         return detail_result(detail, frozenset(reveal))
 
+    # The result's schema names the providers of this server's catalog.
+    get_case.__annotations__["return"] = Annotated[CallToolResult, for_providers(CaseDetail, registry.providers)]
     server.add_tool(get_case, name=NAME, description=DESCRIPTION, annotations=ANNOTATIONS)
     if not registry.privacy.reveal_providers:  # offered only where the deployment allows it
         earlier = registry.schema_hooks.get(NAME)

@@ -7,6 +7,8 @@ import re
 import unicodedata
 from typing import Any
 
+from pydantic import BaseModel
+
 # Terminal escape sequences (CSI such as "ESC[31m", OSC such as "ESC]0;title BEL", two-byte ESC x):
 # removed whole, so no "[31m" residue is left behind.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
@@ -26,6 +28,8 @@ _URL = re.compile(
     r"(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*)?"
 )
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+# An e-mail address as inputs accept it (order_case's applicant, search_cases' Certn filter): the schema pattern.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 MAX_URL = 4096
 # Fields longer than this get a cut note naming their full size; shorter limits get a bare "…".
 _NOTE_FROM = 80
@@ -45,8 +49,14 @@ def clean(text: object, limit: int = 600) -> str:
     """
     if text is None:
         return ""
-    s = strip_controls(str(text)).replace("\r", "")
-    s = _SPACES.sub(" ", s).strip()
+    s = str(text)
+    # Printable ASCII has no control, escape, tab or invisible character: only runs of spaces to fold.
+    if not (s.isascii() and s.isprintable()):
+        s = strip_controls(s).replace("\r", "")
+        s = _SPACES.sub(" ", s)
+    elif "  " in s:
+        s = _SPACES.sub(" ", s)
+    s = s.strip()
     if len(s) > limit:
         note = f"… [cut: {len(s)} characters in all]" if limit >= _NOTE_FROM else "…"
         s = s[: limit - len(note)].rstrip() + note
@@ -78,10 +88,29 @@ def scrub(value: Any) -> Any:
     # Fast path, one pass over the JSON text: JSON writes C0 controls as \b, \f, \r or \u00XX (\n
     # and \t may stay) and leaves every other character as it is, so a clean text proves every
     # string in ``value`` clean. A literal backslash before such a letter only sends us the slow way.
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    if not _JSON_ESCAPED_CONTROL.search(text) and not _CONTROL.search(text):
-        return value
-    return _scrub(value)
+    return value if _clean_json(json.dumps(value, ensure_ascii=False, default=str)) else _scrub(value)
+
+
+def scrub_model(model: BaseModel) -> Any:
+    """``model.model_dump(mode="json", exclude_none=True)`` made safe as ``scrub`` makes it.
+
+    The check reads pydantic's own JSON of the model (about three times faster than ``json.dumps``
+    of the dump), which escapes exactly the characters ``json.dumps`` escapes.
+    """
+    data = model.model_dump(mode="json", exclude_none=True)
+    try:
+        text = model.model_dump_json(exclude_none=True)
+    except ValueError:  # what pydantic cannot write as JSON (a lone surrogate): the slow way
+        return scrub(data)
+    return data if _clean_json(text) else _scrub(data)
+
+
+def _clean_json(text: str) -> bool:
+    """Whether the JSON text ``text`` proves every string in it free of what ``strip_controls`` removes."""
+    if _JSON_ESCAPED_CONTROL.search(text):
+        return False
+    # JSON text has no raw newline or tab: printable ASCII holds none of _CONTROL's characters.
+    return (text.isascii() and text.isprintable()) or not _CONTROL.search(text)
 
 
 def _scrub(value: Any) -> Any:

@@ -2,9 +2,8 @@
 
 # No "from __future__ import annotations": the tool signature names a local resolver, evaluated at def time.
 import logging
-import time
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server import MCPServer
@@ -23,8 +22,11 @@ from casebridge.tools.models import Visible
 from casebridge.tools.registry import SourceRegistry
 from casebridge.tools.render import SANDBOX_BANNER, tool_result
 from casebridge.tools.sources.commcare import CommCareSource
-from casebridge.tools.support import after_send, claims, elicited
+from casebridge.tools.support import after_send, elicited
 from casebridge.tools.support.case_changes import CaseChange, Plan, Planned, applied, plan
+from casebridge.tools.support.claims import Claiming, Wording
+from casebridge.tools.support.confirm import Confirming, Purpose
+from casebridge.tools.support.refs import commcare_parts
 
 log = logging.getLogger("casebridge.orders")
 
@@ -34,6 +36,7 @@ REQUOTE = (
     "Call update_case again without confirmation_token for a new confirmation, show it to the user, "
     "and wait for their explicit approval."
 )
+CONFIRMS = Purpose(NAME, "update", NOTHING, REQUOTE)
 DESCRIPTION = (
     "Create, update, close or upsert CommCare cases (1-100 changes; creating needs case_type, case_name, "
     "owner_id; property values are strings). The user confirms the before/after: the client may ask them, "
@@ -47,6 +50,7 @@ ANNOTATIONS = ToolAnnotations(
     open_world_hint=True,
 )
 Status = Literal["confirmation_required", "written", "already_written", "unchanged", "not_written"]
+WORDS = Wording("commcare", "change made", "change is being written", "wrote nothing", "changes")
 
 
 class ChangeOutcome(BaseModel):
@@ -62,13 +66,6 @@ class UpdateResult(BaseModel):
     confirmation_token: str | None = None
     expires_at: str | None = None
     notes: list[str] = Field(default_factory=list)
-
-
-def _parts(registry: SourceRegistry) -> tuple[CommCareSource, ActionLedger]:
-    source = cast(CommCareSource, registry.get("commcare"))
-    if registry.ledger is None:  # register_all never offers the tool without one
-        raise ToolFailure("not_configured", "this server has no ledger for changes", provider="commcare")
-    return source, registry.ledger
 
 
 def _outcomes(p: Plan, cases: dict[int, str] | None = None) -> list[ChangeOutcome]:
@@ -88,7 +85,7 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
     settings = registry.actions
 
     async def ask(ctx: Context, changes: list[CaseChange]) -> Elicit[consent.Confirm] | consent.NotAsked:
-        source, ledger = _parts(registry)
+        source, ledger = commcare_parts(registry)
         p = await plan(source.client, changes, source.check_id)
         if not consent.can_elicit(ctx) or not p.to_write:
             return consent.NotAsked()
@@ -106,7 +103,7 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
             str | None, Field(max_length=200, description="Once the user approved."), Visible
         ] = None,
     ) -> Annotated[CallToolResult, UpdateResult]:
-        source, ledger = _parts(registry)
+        source, ledger = commcare_parts(registry)
         sandbox = source.sandbox
         p = await plan(source.client, changes, source.check_id)
         caller = elicited.caller_id(ctx)
@@ -133,75 +130,24 @@ def register(server: MCPServer, registry: SourceRegistry) -> None:
         done = await off_loop(ledger.find_order, key, window=settings.order_window)
         if done is not None:
             return already(done)
-        flow = consent.answer(answer)
-        if flow in ("declined", "cancelled", "other"):
-            await off_loop(ledger.append, entry("declined", note=f"user {flow}"))
-            return result("not_written", f"{NOTHING}: the user {flow} the confirmation.")
+        confirming = Confirming.of(answer, CONFIRMS, ledger, settings, entry)
+        if confirming.not_given:
+            return result("not_written", await confirming.record_not_given())
         subject = consent.bound({"update": p.material()}, caller)
-        if flow == "token":
-            if confirmation_token is None:
-                quote = await off_loop(consent.issue, ledger, "update", subject, settings.confirm_ttl)
-                await off_loop(ledger.append, entry("quoted", expires_at=quote.expires_at))
-                head = (
-                    f"CONFIRMATION NEEDED: nothing has been changed yet.\n{p.summary(sandbox)}\n\n"
-                    "Show this to the user and ask whether to make these changes. Only if they explicitly say yes, "
-                    f"call update_case again with the same changes plus confirmation_token: {quote.token} "
-                    f"(single use, valid until {quote.expires_at})."
-                )
-                return result(
-                    "confirmation_required", head, confirmation_token=quote.token, expires_at=quote.expires_at
-                )
-            try:
-                nonce = await off_loop(
-                    consent.verify,
-                    ledger,
-                    confirmation_token,
-                    "update",
-                    subject,
-                    ttl=settings.confirm_ttl,
-                    nothing=NOTHING,
-                    fix=REQUOTE,
-                )
-            except consent.ConfirmationRefused as refused:
-                await off_loop(ledger.append, entry("not_confirmed", note=refused.reason))
-                raise
-        else:
-            nonce = elicited.answer_nonce(ctx, "update", subject)
-
-        waited: int | None = None
-        give_up = time.monotonic() + settings.inflight_wait
-        while True:
-            claim = await off_loop(
-                ledger.claim,
-                entry("pending"),
-                window=settings.order_window,
-                lease=settings.inflight_lease,
-                nonce=nonce,
-                after_attempt=waited,
+        if confirming.flow == "token" and confirmation_token is None:
+            quote = await confirming.quote(subject)
+            head = (
+                f"CONFIRMATION NEEDED: nothing has been changed yet.\n{p.summary(sandbox)}\n\n"
+                "Show this to the user and ask whether to make these changes. Only if they explicitly say yes, "
+                f"call update_case again with the same changes plus confirmation_token: {quote.token} "
+                f"(single use, valid until {quote.expires_at})."
             )
-            if claim.status == "done":
-                assert claim.row is not None
-                return already(claim.row)
-            if claim.status == "replayed":
-                await off_loop(ledger.append, entry("not_confirmed", note="replayed"))
-                raise consent.replayed(NOTHING, REQUOTE) if flow == "token" else elicited.replayed(NOTHING, NAME)
-            if claim.status == "failed":
-                assert claim.row is not None
-                raise claims.identical_failed(claim.row, nothing=NOTHING, done="change made", provider="commcare")
-            if claim.status == "busy":
-                assert claim.row is not None
-                waited = claim.row.entry.detail.get("attempt", claim.row.id)
-                if time.monotonic() > give_up:
-                    raise claims.still_in_flight(
-                        doing="change is being written",
-                        did_nothing="wrote nothing",
-                        provider="commcare",
-                        same="changes",
-                    )
-                await anyio.sleep(settings.poll_interval)
-                continue
-            break
+            return result("confirmation_required", head, confirmation_token=quote.token, expires_at=quote.expires_at)
+        nonce = await confirming.nonce(ctx, confirmation_token, subject)
+        claim = await Claiming(confirming, nonce, WORDS).next()
         assert claim.row is not None
+        if claim.status == "done":
+            return already(claim.row)
         attempt = claim.row.id
         return await _write(source, ledger, p, attempt, claim.known, entry, result)
 

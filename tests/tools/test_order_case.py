@@ -10,13 +10,14 @@ from mcp import Client
 from pydantic import SecretStr
 
 from casebridge.sandbox.certn.app import build
-from casebridge.sandbox.certn.data import PACKAGE_BASIC_ID, PACKAGE_RETIRED_ID
+from casebridge.sandbox.certn.store import PACKAGE_BASIC_ID, PACKAGE_RETIRED_ID
 from casebridge.sandbox.emulation import LoopbackServer
 from casebridge.server.env_settings import Settings
 from casebridge.server.sandbox import build_emulators, in_process_transports, sandbox_settings
 from casebridge.server.wiring import build_registry
 from casebridge.tools.actions import Entry
-from casebridge.tools.order_case import Applicant, Prepared
+from casebridge.tools.sources.certn_orders import Applicant, order_body
+from casebridge.tools.support.certn_order import Prepared
 from tests.support import hold
 from tests.tools.write_support import (
     ORDER,
@@ -46,7 +47,7 @@ def prepared(args: dict[str, Any]) -> Prepared:
     from casebridge.tools.sources.certn import CHECK_TYPE_VOCAB
 
     checks = [CHECK_TYPE_VOCAB.resolve(c) for c in args.get("check_types") or []] or None
-    return Prepared(Applicant(**args["applicant"]), args["invite"], checks, None, args.get("tags"), None)
+    return Prepared(order_body(Applicant(**args["applicant"]), args["invite"], checks, None, args.get("tags"), None))
 
 
 def outcomes(world: World, args: dict[str, Any]) -> list[str]:

@@ -25,7 +25,7 @@ from casebridge.providers.errors import InvalidRequest
 from casebridge.tools.models import CaseDetail, CaseSummary, Fact, Item, Visible
 from casebridge.tools.render import fence_inline
 from casebridge.tools.sources.base import MAX_PAGE_SIZE, Page, PageState, Source
-from casebridge.tools.text import clean, is_uuid, one_line, web_link
+from casebridge.tools.text import EMAIL_PATTERN, clean, is_uuid, one_line, web_link
 from casebridge.tools.vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ GROUPS_REF = "groups"
 MAX_GROUP_PAGES = 3
 REPORT_STATUS = {"PENDING": "pending", "COMPLETE": "complete", "FAILED": "failed"}
 _REPORT_REF = re.compile(r"^report[/:]([0-9A-Fa-f-]{36})$")
-_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _SHORT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 StatusCode = Annotated[str, STATUS_VOCAB.field("Case status.")]
@@ -62,7 +61,7 @@ class CertnFilters(BaseModel):
     statuses: Annotated[list[StatusCode] | None, Field(max_length=MAX_LIST, description="Case statuses.")] = None
     email: Annotated[
         str | None,
-        Field(max_length=254, pattern=_EMAIL, description="Applicant e-mail address (exact match)."),
+        Field(max_length=254, pattern=EMAIL_PATTERN, description="Applicant e-mail address (exact match)."),
         Visible,
     ] = None
     tags: Annotated[list[Tag] | None, Field(max_length=MAX_LIST, description="Case tags.")] = None

@@ -1,1 +1,1 @@
-"""Helpers the write tools share: single-use elicited consent, "may have been placed", existing orders."""
+"""What the tools share, so no tool module imports another: refs, the confirmation flow, the ledger claim, orders."""
