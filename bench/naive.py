@@ -60,8 +60,9 @@ Call = Callable[[], Awaitable[Any]]
 
 
 async def _blocks(a: Call, a_pid: int, b: Call, b_pid: int, config: Config) -> tuple[list[float], ...]:
-    """Interleaved blocks of calls to ``a`` and ``b``: per-call ms of each, and their servers' CPU ms per call
-    (one figure each: all blocks' CPU over all their calls, since /proc counts in 10 ms ticks)."""
+    """Interleaved blocks of calls to ``a`` and ``b``: per-call ms of each, their servers' CPU ms per call
+    (one figure each: all blocks' CPU over all their calls, since /proc counts in 10 ms ticks), and this
+    client's CPU ms per call for each (reading the answer, checking it against the tool's output schema)."""
     block = max(1, min(BLOCK, config.call_runs))
     rounds = max(1, config.call_runs // block)
     for _ in range(config.call_warmup):
@@ -69,16 +70,19 @@ async def _blocks(a: Call, a_pid: int, b: Call, b_pid: int, config: Config) -> t
         await b()
     times: tuple[list[float], list[float]] = ([], [])
     cpu = [0.0, 0.0]
+    client = [0.0, 0.0]
     sides = [(0, a, a_pid), (1, b, b_pid)]
     for i in range(rounds):
         for side, fn, pid in sides if i % 2 == 0 else reversed(sides):
-            before = process_cpu_seconds(pid)
+            before, mine = process_cpu_seconds(pid), time.process_time()
             for _ in range(block):
                 start = time.perf_counter()
                 await fn()
                 times[side].append((time.perf_counter() - start) * 1000)
             cpu[side] += (process_cpu_seconds(pid) - before) * 1000
-    return times[0], times[1], [cpu[0] / len(times[0])], [cpu[1] / len(times[1])]
+            client[side] += (time.process_time() - mine) * 1000
+    n0, n1 = len(times[0]), len(times[1])
+    return times[0], times[1], [cpu[0] / n0], [cpu[1] / n1], [client[0] / n0], [client[1] / n1]
 
 
 async def _stdio(lab: Lab, config: Config) -> list[Row]:
@@ -109,7 +113,9 @@ async def _stdio(lab: Lab, config: Config) -> list[Row]:
                     raise RuntimeError(f"naive search_cases failed: {result.content}")
                 return result
 
-            t_ours, t_naive, c_ours, c_naive = await _blocks(tool, pids["ours"], peer, pids["naive"], config)
+            t_ours, t_naive, c_ours, c_naive, k_ours, k_naive = await _blocks(
+                tool, pids["ours"], peer, pids["naive"], config
+            )
             n = len(t_ours)
             rows.append(
                 _ratio_row(
@@ -123,6 +129,18 @@ async def _stdio(lab: Lab, config: Config) -> list[Row]:
                     median(c_naive) or 0.001,
                     "ms",
                     TARGET,
+                    n,
+                )
+            )
+            rows.append(
+                Row(
+                    BENCH,
+                    f"reference: client CPU per stdio call, {name} (answer read and schema-checked)",
+                    median(k_ours),
+                    median(k_naive),
+                    "ms",
+                    "ratio",
+                    None,
                     n,
                 )
             )
@@ -194,8 +212,57 @@ def _bursts(lab: Lab, config: Config) -> list[Row]:
     ]
 
 
+async def _in_process(lab: Lab, config: Config) -> Row:
+    """Both servers' ``call_tool`` in this process (no transport, no client): the floor under the stdio rows."""
+    import importlib.util
+    import os
+
+    from casebridge.server.app import build_server
+    from casebridge.server.env_settings import Settings
+    from casebridge.server.wiring import build_registry
+
+    saved = dict(os.environ)
+    os.environ.update(lab.env())  # the naive server reads its configuration when imported
+    try:
+        spec = importlib.util.spec_from_file_location("bench_naive_server", NAIVE[1])
+        assert spec is not None and spec.loader is not None
+        peer = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(peer)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    fields: dict[str, Any] = {k.lower(): v for k, v in lab.env().items()}
+    registry = build_registry(Settings(_env_file=None, **fields))
+    ours = build_server(registry)
+    arguments, peer_arguments = SEARCHES[PROVIDER].arguments, naive_arguments(PROVIDER)
+
+    async def tool() -> None:
+        await ours.call_tool("search_cases", arguments)
+
+    async def naive() -> None:
+        await peer.server.call_tool("search_cases", peer_arguments)
+
+    try:
+        _, _, _, _, k_ours, k_naive = await _blocks(tool, os.getpid(), naive, os.getpid(), config)
+    finally:
+        await registry.aclose()
+        for client in peer.CLIENTS.values():
+            await client.aclose()
+    return Row(
+        BENCH,
+        f"reference: in-process CPU per call_tool, {PROVIDER} (no transport, no client)",
+        median(k_ours),
+        median(k_naive),
+        "ms",
+        "ratio",
+        None,
+        config.call_runs,
+    )
+
+
 def run(lab: Lab, config: Config) -> list[Row]:
     rows = [_cold_start(lab, config)]
     rows.extend(anyio.run(_stdio, lab, config))
+    rows.append(anyio.run(_in_process, lab, config))
     rows.extend(_bursts(lab, config))
     return rows

@@ -1,43 +1,45 @@
 """The one HTTP layer every provider client uses: pooled client, retries, deadline, body cap,
-request budget, redaction.
+request budget, redaction (bodies in ``http_body``, the connection stack and hot GET in ``http_pool``).
 
-The HTTP stack is chosen here and nowhere else. casebridge uses ``httpx2`` (httpx's maintained
-successor, same API) because ``mcp`` already loads it; importing ``httpx`` too would add a second
-stack to start-up (README, "HTTP client").
+The HTTP stack is chosen here and beside it, nowhere else. casebridge uses ``httpx2`` (httpx's
+maintained successor, same API) because ``mcp`` already loads it; importing ``httpx`` too would add a
+second stack to start-up (README, "HTTP client").
 """
 
 from __future__ import annotations
 
 import contextlib
 import email.utils
-import json
 import logging
 import math
 import random
 import time
-import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.lowlevel
 import httpx2 as httpx
-from pydantic import BaseModel, ValidationError
 
 from casebridge.providers import __version__
 from casebridge.providers.errors import (
     MalformedResponse,
     ProviderError,
     RequestBudgetSpent,
-    ResponseTooLarge,
     Timeout,
     Unavailable,
 )
+from casebridge.providers.http_body import MAX_JSON_DEPTH as MAX_JSON_DEPTH
+from casebridge.providers.http_body import json_body as json_body
+from casebridge.providers.http_body import json_model as json_model
+from casebridge.providers.http_body import json_or_none as json_or_none
+from casebridge.providers.http_body import read_capped
 from casebridge.providers.redaction import Redactor as Redactor
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+if TYPE_CHECKING:
+    from casebridge.providers.http_pool import HotGet
+
 log = logging.getLogger("casebridge.http")
 # httpx2 logs every request URL at INFO; query strings can hold personal data (applicant e-mails).
 logging.getLogger("httpx2").setLevel(logging.WARNING)
@@ -62,11 +64,6 @@ USER_AGENT = f"casebridge/{__version__}"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_REQUEST_BUDGET = 50
-# Deeper JSON than this is refused: no provider's documented answer comes near it, and deeper values
-# would meet Python's recursion limit further on (rendering, serialising the tool result).
-MAX_JSON_DEPTH = 64
-# Decoded bytes produced per inflate step: bounds the memory one network chunk of a gzip bomb can take.
-_INFLATE_STEP = 64 * 1024
 
 Response = httpx.Response
 Request = httpx.Request
@@ -187,6 +184,7 @@ class ProviderHTTP:
         }
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._hot: HotGet | None = None
         self._closed = False
 
     def _http(self) -> httpx.AsyncClient:
@@ -196,15 +194,27 @@ class ProviderHTTP:
         if self._client is None:
             if self._closed:
                 raise RuntimeError("Cannot send a request, as the client has been closed.")
+            import urllib.request
+
+            from casebridge.providers.http_pool import HotGet, KeepAliveTransport
+
             p = self.policy
+            # Our own keep-alive stack, unless a transport is given or the environment names a proxy
+            # (httpx2 mounts proxies only over its own pool): every connection a burst opened stays
+            # open for the next one, and taking one costs the same however many there are.
+            pool = None
+            if self._transport is None and not {"http", "https", "all"} & set(urllib.request.getproxies()):
+                pool = KeepAliveTransport(ssl_context=httpx.create_ssl_context(), max_connections=p.max_connections)
             self._client = httpx.AsyncClient(
                 base_url=self._base_url,
                 headers=self._headers,
                 timeout=httpx.Timeout(p.read_timeout, connect=p.connect_timeout),
                 limits=httpx.Limits(max_connections=p.max_connections, max_keepalive_connections=20),
-                transport=self._transport,
+                transport=self._transport or pool,
                 follow_redirects=False,
             )
+            if pool is not None:
+                self._hot = HotGet(self._client, pool)  # GETs on the stack skip the client layer
         return self._client
 
     @property
@@ -226,6 +236,10 @@ class ProviderHTTP:
         if budget is not None:
             budget.charge(self.provider)
         client = self._http()
+        if self._hot is not None and method == "GET":
+            hot = await self._hot.get(self.provider, url, kwargs["params"], self.policy.max_body_bytes)
+            if hot is not None:
+                return hot
         response = await client.send(client.build_request(method, url, **kwargs), stream=True)
         return await read_capped(self.provider, response, self.policy.max_body_bytes)
 
@@ -351,210 +365,3 @@ def _clean_params(params: QueryParams | None) -> list[tuple[str, str | int | flo
         else:
             out.extend((key, str(v)) for v in value)
     return out
-
-
-def json_body(provider: str, response: httpx.Response) -> Any:
-    """The response's JSON, or ``MalformedResponse`` naming what came back instead.
-
-    Invalid UTF-8, JSON nested deeper than ``MAX_JSON_DEPTH`` (or deep enough to exhaust the parser's
-    recursion) are malformed answers too, never an internal error.
-    """
-    try:
-        data = json.loads(response.content)
-    except RecursionError:
-        raise _too_deep(provider, response) from None
-    except UnicodeDecodeError as exc:
-        raise MalformedResponse(
-            provider,
-            f"HTTP {response.status_code} with a body that is not valid UTF-8",
-            hint="The service answered in an unexpected format; retry later.",
-            status=response.status_code,
-        ) from exc
-    except ValueError as exc:
-        raise MalformedResponse(
-            provider,
-            f"HTTP {response.status_code} with a body that is not JSON ({_content_type(response)})",
-            hint="The service answered in an unexpected format; retry later.",
-            status=response.status_code,
-        ) from exc
-    if _deeper_than(data, MAX_JSON_DEPTH):
-        raise _too_deep(provider, response)
-    return data
-
-
-def json_model(provider: str, response: httpx.Response, model: type[ModelT]) -> ModelT:
-    """The response's JSON validated as ``model``, with ``json_body``'s guarantees.
-
-    A body with no more brackets than ``MAX_JSON_DEPTH`` cannot nest deeper than that, so it is parsed
-    and validated in one step by pydantic (about 0.2 ms less a page than ``json.loads`` then
-    ``model_validate``). Larger bodies, and any body pydantic cannot parse, take ``json_body``'s way, which
-    names the fault (invalid UTF-8, not JSON, too deep). A ``ValidationError`` is the caller's to word.
-    """
-    content = response.content
-    if content.count(b"{") + content.count(b"[") <= MAX_JSON_DEPTH:
-        try:
-            return model.model_validate_json(content)
-        except ValidationError as exc:
-            if not any(e["type"] == "json_invalid" for e in exc.errors(include_url=False)):
-                raise
-    return model.model_validate(json_body(provider, response))
-
-
-def json_or_none(response: httpx.Response) -> Any:
-    """The JSON of an error answer, or None when it is not usable JSON (of any depth or encoding)."""
-    try:
-        return json_body("", response)
-    except MalformedResponse:
-        return None
-
-
-def _too_deep(provider: str, response: httpx.Response) -> MalformedResponse:
-    return MalformedResponse(
-        provider,
-        f"HTTP {response.status_code} with JSON nested more than {MAX_JSON_DEPTH} levels deep",
-        hint="The service answered in an unexpected format; retry later.",
-        status=response.status_code,
-    )
-
-
-def _content_type(response: httpx.Response) -> str:
-    """The media type of the answer, only when it looks like one (the header is provider text)."""
-    kind = response.headers.get("content-type", "").split(";")[0].strip()
-    if not kind or len(kind) > 60 or not all(c.isalnum() or c in "/.+-_" for c in kind):
-        return "unknown content type"
-    return kind
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests lists and dicts more than ``limit`` levels (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        for child in children:
-            if isinstance(child, dict | list):
-                if depth >= limit:
-                    return True
-                stack.append((child, depth + 1))
-    return False
-
-
-async def read_capped(provider: str, response: httpx.Response, limit: int) -> httpx.Response:
-    """``response`` (opened with ``stream=True``) read into memory, at most ``limit`` decoded bytes.
-
-    gzip and deflate are inflated here, ``_INFLATE_STEP`` bytes at a time with a checkpoint between
-    steps, so a compression bomb neither fills memory nor holds the event loop. An answer over the
-    cap is ``ResponseTooLarge``; a body that does not inflate is ``MalformedResponse``. The stream is
-    always closed. The returned response carries the decoded body and no ``Content-Encoding``.
-    """
-    if response.is_stream_consumed:  # built in memory (a mock transport): already whole and decoded
-        if len(response.content) > limit:
-            raise _too_large(provider, response, limit)
-        return response
-    try:
-        inflate = _inflater(provider, response)
-        body = bytearray()
-        async for chunk in response.aiter_raw():
-            for piece in (chunk,) if inflate is None else inflate.pieces(chunk):
-                if len(body) + len(piece) > limit:
-                    raise _too_large(provider, response, limit)
-                body += piece
-                await anyio.lowlevel.checkpoint()
-        if inflate is not None:
-            inflate.finish()
-    finally:
-        await response.aclose()
-    headers = [
-        (k, v)
-        for k, v in response.headers.multi_items()
-        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-    ]
-    return httpx.Response(
-        response.status_code,
-        headers=headers,
-        content=bytes(body),
-        request=response.request,
-        extensions=response.extensions,
-    )
-
-
-def _too_large(provider: str, response: httpx.Response, limit: int) -> ResponseTooLarge:
-    return ResponseTooLarge(
-        provider,
-        f"the answer was larger than {_size(limit)}",
-        hint="Narrow the request (more filters, a smaller limit) so the answer is smaller.",
-        status=response.status_code,
-    )
-
-
-class _Inflater:
-    """gzip or deflate, inflated in bounded steps."""
-
-    def __init__(self, provider: str, coding: str) -> None:
-        self.provider = provider
-        self.coding = coding
-        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS)
-        self._started = False
-
-    def pieces(self, data: bytes) -> Iterator[bytes]:
-        """The decoded bytes of ``data``, in pieces of at most ``_INFLATE_STEP``."""
-        while not self._z.eof:
-            piece = self._decompress(data)
-            if piece:
-                yield piece
-            data = self._z.unconsumed_tail
-            # A full step may leave output pending inside zlib even with no input left: ask again.
-            if not data and len(piece) < _INFLATE_STEP:
-                return
-        # Bytes after the end of the stream are ignored, as httpx2 does.
-
-    def _decompress(self, data: bytes) -> bytes:
-        try:
-            try:
-                piece = self._z.decompress(data, _INFLATE_STEP)
-            except zlib.error:
-                if self._started or self.coding != "deflate":
-                    raise
-                # "deflate" is often sent raw, without the zlib wrapper (httpx2 accepts both too).
-                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-                piece = self._z.decompress(data, _INFLATE_STEP)
-        except zlib.error as exc:
-            raise self._broken() from exc
-        self._started = self._started or bool(data)
-        return piece
-
-    def finish(self) -> None:
-        if self._started and not self._z.eof:
-            raise self._broken()
-
-    def _broken(self) -> MalformedResponse:
-        return MalformedResponse(
-            self.provider,
-            f"the {self.coding}-compressed answer could not be decompressed",
-            hint="The service answered in an unexpected format; retry later.",
-        )
-
-
-def _inflater(provider: str, response: httpx.Response) -> _Inflater | None:
-    codings = [
-        c.strip().lower()
-        for c in response.headers.get("content-encoding", "").split(",")
-        if c.strip().lower() not in ("", "identity")
-    ]
-    if not codings:
-        return None
-    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
-        return _Inflater(provider, codings[0])
-    raise MalformedResponse(
-        provider,
-        "the answer uses a content encoding casebridge did not ask for",
-        hint="The service answered in an unexpected format; retry later.",
-        status=response.status_code,
-    )
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
-        if n >= scale:
-            return f"{n / scale:g} {unit}"
-    return f"{n} bytes"

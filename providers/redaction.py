@@ -22,10 +22,10 @@ MIN_PARTIAL = 12  # from this length any run of PARTIAL_RUN of its characters is
 PARTIAL_RUN = 8
 _GRAM, _STRIDE = 5, 4  # _GRAM + _STRIDE - 1 <= the shortest form: every occurrence covers a sampled gram
 _SAMPLES = re.compile(f"(?=(.{{{_GRAM}}})).{{{_STRIDE}}}", re.DOTALL)
-# Names casebridge itself prints: a run of a secret that is part of one of these is not redacted
-# (a sandbox key such as "sandbox-commcare-key" must not blank the word "commcare" everywhere).
 # What json.dumps(ensure_ascii=False) writes differently from the character itself.
 _JSON_ESCAPED = re.compile('["\\\\\x00-\x1f]')
+# Names casebridge itself prints: a run of a secret that is part of one of these is not redacted
+# (a sandbox key such as "sandbox-commcare-key" must not blank the word "commcare" everywhere).
 PUBLIC_WORDS = ("casebridge", "clearinghouse", "commcare", "certn", "sandbox")
 
 
@@ -130,13 +130,8 @@ class Redactor:
                         self._runs.setdefault(run, []).append((low, i))
             self._short = tuple(f for f in forms if len(f) < MIN_ENCODED)
             self._json_plain = not any(_JSON_ESCAPED.search(f) for f in forms)
-            # Any _STRIDE consecutive gram offsets of a form catch each occurrence of it: take its last
-            # ones, the most distinctive part of a "user:key" form.
             self._grams = frozenset(
-                f[i : i + _GRAM]
-                for f in forms
-                if len(f) >= MIN_ENCODED
-                for i in range(len(f) - _GRAM - _STRIDE + 1, len(f) - _GRAM + 1)
+                f[i : i + _GRAM] for f in forms if len(f) >= MIN_ENCODED for i in _window(f, self._public)
             )
             self._pattern = re.compile(_trie(forms), re.IGNORECASE)
         return self._pattern
@@ -150,6 +145,20 @@ class Redactor:
                 i, j = i + 1, j + 1
             best = max(best, i)
         return best
+
+
+def _window(form: str, public: list[str]) -> range:
+    """The offsets of the grams sampled for ``form``: any _STRIDE consecutive ones catch each occurrence.
+
+    The last ones (the most distinctive part of a "user:key" form) whose grams lie in no public word:
+    results name those words all the time ("sandbox" in a sandbox banner), and a sampled gram inside one
+    would send every such text to the regex. When every window touches one, the last.
+    """
+    last = len(form) - _GRAM - _STRIDE + 1
+    for start in range(last, -1, -1):
+        if not any(form[i : i + _GRAM] in word for i in range(start, start + _STRIDE) for word in public):
+            return range(start, start + _STRIDE)
+    return range(last, last + _STRIDE)
 
 
 def _blank(text: str, words: Iterable[str]) -> str:

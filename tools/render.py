@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from casebridge.tools import privacy
 from casebridge.tools.models import CaseDetail, CaseSummary, Fact, Item, SearchResult
-from casebridge.tools.text import one_line, scrub, strip_controls
+from casebridge.tools.text import one_line, scrub_model, strip_controls
 
 SANDBOX_BANNER = "[SANDBOX: synthetic data from casebridge's emulators, not a real service]"
 
@@ -184,5 +184,5 @@ def _result(model: BaseModel, text: str) -> CallToolResult:
     """Both parts scrubbed of control characters, whatever their source."""
     return CallToolResult(
         content=[TextContent(type="text", text=strip_controls(text))],
-        structured_content=scrub(model.model_dump(mode="json", exclude_none=True)),
+        structured_content=scrub_model(model),
     )

@@ -1,4 +1,5 @@
-"""The hot path's shortcuts keep the slow path's guarantees: ``json_model`` and ``Redactor.value``'s one-text check."""
+"""The hot path's shortcuts keep the slow path's guarantees: ``json_model``, ``Redactor.value``'s one-text
+check and the grams ``Redactor`` samples."""
 
 from __future__ import annotations
 
@@ -74,3 +75,34 @@ def test_a_match_across_two_strings_only_takes_the_exact_way() -> None:
     redact = Redactor([SECRET])
     split = {"a": SECRET[:12], "b": SECRET[12:]}  # the JSON text never holds the secret whole
     assert redact.value(split)["a"] == REDACTED  # 12 characters of it: a partial echo, as before
+
+
+SANDBOX_KEYS = ["sk_test_casebridge_sandbox", "sandbox-commcare-key", "sandbox-clearinghouse-token"]
+
+
+def test_public_words_in_a_text_do_not_send_it_the_exact_way() -> None:
+    """Sandbox keys spell public words; a sandbox result names them ("sandbox", "commcare:...") on every line."""
+    redact = Redactor(SANDBOX_KEYS)
+    redact("warm up")
+    assert not any(gram in word for gram in redact._grams for word in redact._public)
+    text = "[SANDBOX: synthetic data] commcare:1|casebridge|certn|clearinghouse: sandbox"
+    assert redact(text) is text
+
+
+@pytest.mark.parametrize("secret", SANDBOX_KEYS)
+def test_every_form_of_a_secret_with_public_words_is_still_redacted(secret: str) -> None:
+    import base64
+    from urllib.parse import quote
+
+    redact = Redactor(SANDBOX_KEYS)
+    forms = [
+        secret,
+        secret.upper(),
+        quote(secret, safe=""),
+        secret.encode().hex(),
+        base64.b64encode(secret.encode()).decode(),
+    ]
+    for form in forms:
+        for pad in range(5):  # every alignment against the sampled positions
+            text = "sandbox " + "x" * pad + form + " commcare"
+            assert form not in redact(text) and REDACTED in redact(text), (form, pad)
