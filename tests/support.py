@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
 from casebridge.providers.http import HttpPolicy
-from casebridge.sandbox.emulation import Emulator, LoopbackServer
+from casebridge.sandbox.emulation import Emulator, LoopbackServer, serve
 from casebridge.server.app import CasebridgeServer, build_server
 from casebridge.server.env_settings import Settings
 from casebridge.server.wiring import build_registry
@@ -33,16 +34,23 @@ TEST_POLICY = HttpPolicy(
 )
 
 # Provider-client tests: shorter still, since they exercise one client against one emulator.
-FAST_POLICY = HttpPolicy(
-    connect_timeout=1.0,
-    read_timeout=2.0,
-    deadline=4.0,
-    attempts=3,
-    wait_initial=0.01,
-    wait_max=0.02,
-    wait_jitter=0.0,
-    max_retry_after=1.0,
-)
+FAST_POLICY = replace(TEST_POLICY, connect_timeout=1.0, wait_max=0.02, wait_jitter=0.0)
+
+E = TypeVar("E", bound=Emulator)
+
+
+def serving(emulator: E) -> Iterator[tuple[E, LoopbackServer]]:
+    """``emulator`` on a loopback socket, for a fixture to ``yield from``."""
+    with serve(emulator.app) as server:  # type: ignore[arg-type]
+        yield emulator, server
+
+
+def resetting(emulator: E) -> Iterator[E]:
+    """``emulator`` with its faults and request log cleared before and after a test, for a fixture to ``yield from``."""
+    emulator.reset()
+    yield emulator
+    emulator.reset()
+
 
 ERAS = ["legacy", "auto"]
 

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,7 +20,7 @@ from casebridge.providers.http import HttpPolicy
 from casebridge.sandbox.emulation import Emulator
 from casebridge.server.app import CasebridgeServer, build_server
 from casebridge.server.wiring import build_registry
-from tests.support import Emulators
+from tests.support import TEST_POLICY, Emulators
 
 # Distinctive values, so any appearance is a leak and not a coincidence.
 CANARIES: dict[str, str] = {
@@ -36,16 +37,7 @@ WRITE_TOOLS = ("order_case", "cancel_case", "generate_report")
 
 # Fast limits for fault tests. read_timeout leaves room for a loaded 2-core CI machine; the slow
 # faults sleep past it.
-FAULT_POLICY = HttpPolicy(
-    connect_timeout=2.0,
-    read_timeout=1.0,
-    deadline=2.5,
-    attempts=3,
-    wait_initial=0.01,
-    wait_max=0.05,
-    wait_jitter=0.01,
-    max_retry_after=1.0,
-)
+FAULT_POLICY = replace(TEST_POLICY, read_timeout=1.0, deadline=2.5)
 
 ERROR_CATEGORIES = frozenset(
     {

@@ -17,7 +17,6 @@ from mcp import Client
 from mcp.types import ElicitRequestParams, ElicitResult
 from pydantic import SecretStr
 
-from casebridge.providers.http import HttpPolicy
 from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, build
 from casebridge.sandbox.emulation import LoopbackServer, RecordedRequest
 from casebridge.server.app import CasebridgeServer, build_server
@@ -25,21 +24,12 @@ from casebridge.server.env_settings import Settings
 from casebridge.server.ledger import OrderLedger
 from casebridge.server.wiring import build_registry
 from casebridge.tools.actions import ActionSettings
-from tests.support import hold, text_of
+from tests.support import TEST_POLICY, hold, text_of
 
 ORDER = "/api/public/cases/order/"
 ORDER_PACKAGE = "/api/public/cases/order-package/"
 
-WRITE_POLICY = HttpPolicy(
-    connect_timeout=1.0,
-    read_timeout=1.0,
-    deadline=2.0,
-    attempts=3,
-    wait_initial=0.01,
-    wait_max=0.02,
-    wait_jitter=0.0,
-    max_retry_after=1.0,
-)
+WRITE_POLICY = replace(TEST_POLICY, connect_timeout=1.0, read_timeout=1.0, deadline=2.0, wait_max=0.02, wait_jitter=0.0)
 FAST = ActionSettings(inflight_wait=15.0, poll_interval=0.02, report_wait=0.5, report_poll=0.05)
 
 

@@ -41,6 +41,7 @@ from casebridge.sandbox.certn.store import (
 )
 from casebridge.sandbox.emulation import LoopbackServer, free_port
 from tests.providers.certn.conftest import FAST
+from tests.support import resetting
 
 WRITE_FAST = replace(FAST, read_timeout=0.5, deadline=1.0)
 ORDER = "/api/public/cases/order/"
@@ -70,10 +71,7 @@ def writable() -> Iterator[tuple[CertnEmulator, str]]:
 
 @pytest.fixture
 def emu(writable: tuple[CertnEmulator, str]) -> Iterator[CertnEmulator]:
-    emulator = writable[0]
-    emulator.reset()
-    yield emulator
-    emulator.reset()
+    yield from resetting(writable[0])
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -11,20 +12,12 @@ from casebridge.providers.http import HttpPolicy
 from casebridge.sandbox.commcare.app import SANDBOX_API_KEY, SANDBOX_DOMAIN, SANDBOX_USERNAME
 from casebridge.sandbox.emulation import LoopbackServer
 from tests.sandbox.commcare import conftest as emulator
+from tests.support import TEST_POLICY
 
 # The emulator on loopback: the sandbox tests' fixtures.
 commcare_emulator, commcare_server, _reset = emulator.commcare_emulator, emulator.commcare_server, emulator._reset
 
-FAST = HttpPolicy(
-    connect_timeout=2.0,
-    read_timeout=5.0,
-    deadline=8.0,
-    attempts=3,
-    wait_initial=0.01,
-    wait_max=0.05,
-    wait_jitter=0.0,
-    max_retry_after=2.0,
-)
+FAST = replace(TEST_POLICY, read_timeout=5.0, deadline=8.0, wait_jitter=0.0, max_retry_after=2.0)
 
 
 @pytest.fixture

@@ -7,23 +7,19 @@ from collections.abc import Iterator
 import pytest
 
 from casebridge.sandbox.certn.app import CertnEmulator, build
-from casebridge.sandbox.emulation import LoopbackServer, serve
+from casebridge.sandbox.emulation import LoopbackServer
+from tests.support import resetting, serving
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[CertnEmulator, LoopbackServer]]:
-    emu = build()
-    with serve(emu.app) as server:
-        yield emu, server
+    yield from serving(build())
 
 
 @pytest.fixture
 def emu(served: tuple[CertnEmulator, LoopbackServer]) -> Iterator[CertnEmulator]:
     """The module's emulator with faults and the request log cleared (its store must not be changed)."""
-    emulator = served[0]
-    emulator.reset()
-    yield emulator
-    emulator.reset()
+    yield from resetting(served[0])
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from casebridge.sandbox.clearinghouse.app import build
-from casebridge.sandbox.emulation import Emulator, LoopbackServer, serve
+from casebridge.sandbox.emulation import Emulator, LoopbackServer
+from tests.support import resetting, serving
 
 # A small provider page so pagination crosses many pages on little data.
 PAGE_SIZE = 7
@@ -15,18 +16,13 @@ PAGE_SIZE = 7
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Emulator, LoopbackServer]]:
-    emulator = build(page_size=PAGE_SIZE)
-    with serve(emulator.app) as server:  # type: ignore[arg-type]
-        yield emulator, server
+    yield from serving(build(page_size=PAGE_SIZE))
 
 
 @pytest.fixture
 def emu(served: tuple[Emulator, LoopbackServer]) -> Iterator[Emulator]:
     """The module's emulator with faults and the request log cleared."""
-    emulator = served[0]
-    emulator.reset()
-    yield emulator
-    emulator.reset()
+    yield from resetting(served[0])
 
 
 @pytest.fixture

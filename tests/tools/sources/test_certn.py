@@ -14,8 +14,9 @@ from casebridge.providers.errors import NotFound
 from casebridge.providers.http import HttpPolicy
 from casebridge.sandbox.certn.app import SANDBOX_API_KEY, CertnEmulator, build
 from casebridge.sandbox.certn.data import HOSTILE_CASE_ID
-from casebridge.sandbox.emulation import LoopbackServer, serve
+from casebridge.sandbox.emulation import LoopbackServer
 from casebridge.tools.sources.certn import FILES_NOTE, CertnFilters, CertnSource
+from tests.support import resetting, serving
 
 POLICY = HttpPolicy(read_timeout=2, deadline=4, wait_initial=0.01, wait_max=0.02, wait_jitter=0)
 CONTROL = [chr(c) for c in range(32) if c not in (10,)] + ["\u202e", "\u200b", "\x7f"]
@@ -23,16 +24,12 @@ CONTROL = [chr(c) for c in range(32) if c not in (10,)] + ["\u202e", "\u200b", "
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[CertnEmulator, LoopbackServer]]:
-    emu = build()
-    with serve(emu.app) as server:
-        yield emu, server
+    yield from serving(build())
 
 
 @pytest.fixture
 def emu(served: tuple[CertnEmulator, LoopbackServer]) -> Iterator[CertnEmulator]:
-    served[0].reset()
-    yield served[0]
-    served[0].reset()
+    yield from resetting(served[0])
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from casebridge.providers.errors import InvalidRequest, NotFound
 from casebridge.providers.http import HttpPolicy
 from casebridge.sandbox.clearinghouse.app import SANDBOX_TOKEN, build
 from casebridge.sandbox.clearinghouse.data import BUSY_CASE_ID, HOSTILE_CASE_ID, HOSTILE_CASE_IDS, dataset
-from casebridge.sandbox.emulation import Emulator, LoopbackServer, serve
+from casebridge.sandbox.emulation import Emulator, LoopbackServer
 from casebridge.tools.sources.base import PageState
 from casebridge.tools.sources.clearinghouse import (
     MAX_REQUESTS_PER_SEARCH,
@@ -21,6 +21,7 @@ from casebridge.tools.sources.clearinghouse import (
     ClearinghouseFilters,
     ClearinghouseSource,
 )
+from tests.support import resetting, serving
 
 PAGE_SIZE = 7
 FAST = HttpPolicy(connect_timeout=1.0, read_timeout=2.0, deadline=4.0, attempts=2, wait_initial=0.01, wait_jitter=0.0)
@@ -28,16 +29,12 @@ FAST = HttpPolicy(connect_timeout=1.0, read_timeout=2.0, deadline=4.0, attempts=
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Emulator, LoopbackServer]]:
-    emulator = build(page_size=PAGE_SIZE)
-    with serve(emulator.app) as server:  # type: ignore[arg-type]
-        yield emulator, server
+    yield from serving(build(page_size=PAGE_SIZE))
 
 
 @pytest.fixture
 def emu(served: tuple[Emulator, LoopbackServer]) -> Iterator[Emulator]:
-    served[0].reset()
-    yield served[0]
-    served[0].reset()
+    yield from resetting(served[0])
 
 
 @pytest.fixture
