@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import hmac
 import ipaddress
 import logging
@@ -112,7 +113,32 @@ def _port(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Start-up imports the SDK and builds every schema: long-lived objects the cyclic collector would
+    # scan again and again while they are made, about a tenth of a cold start (docs/benchmarks.md).
+    _collector.paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _command(argv)
+    finally:
+        collect_from_now_on()
+
+
+class _collector:
+    paused = False  # main() turned the collector off, and it is to come back on
+
+
+def collect_from_now_on() -> None:
+    """Turn the collector back on, with what start-up made frozen out of its later scans."""
+    if _collector.paused:
+        _collector.paused = False
+        gc.freeze()
+        gc.enable()
+
+
+def _command(argv: Sequence[str] | None) -> int:
     args = parse_args(argv)
+    if args.command is not None:
+        collect_from_now_on()
     logging.basicConfig(
         level=args.log_level or "WARNING", stream=sys.stderr, format="casebridge %(levelname)s %(name)s: %(message)s"
     )
@@ -204,6 +230,7 @@ def serve(args: argparse.Namespace) -> int:
         shared_request_state=args.transport != "stdio",
         oauth=(oauth.auth_settings(), verifier) if oauth and verifier else None,
     )
+    collect_from_now_on()  # built: from here on it serves
 
     async def run() -> None:
         try:
