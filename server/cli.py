@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import hmac
-import ipaddress
 import logging
 import os
 import signal
@@ -24,7 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("casebridge")
 
-LOOPBACK_NAMES = {"localhost"}
 ENV_FILE_HELP = (
     "read variables from this file too (dotenv syntax; the environment wins); default: the file "
     "CASEBRIDGE_ENV_FILE names, else none: a .env in the working folder is never read"
@@ -184,15 +181,15 @@ def serve(args: argparse.Namespace) -> int:
     except OAuthConfigError as exc:
         sys.stderr.write(f"casebridge: {exc}\n")
         return 2
-    if args.transport != "stdio" and not _is_loopback(args.host) and not token and not oauth:
-        sys.stderr.write(
-            f"casebridge: refusing to serve on {args.host} without CASEBRIDGE_HTTP_TOKEN or OAuth "
-            "(CASEBRIDGE_OAUTH_ISSUER and CASEBRIDGE_RESOURCE_URL); set one, or bind 127.0.0.1.\n"
-        )
-        return 2
     if args.transport != "stdio":
-        from casebridge.server.http_listen import PortUnavailable, bind
+        from casebridge.server.http_listen import PortUnavailable, bind, is_loopback
 
+        if not is_loopback(args.host) and not token and not oauth:
+            sys.stderr.write(
+                f"casebridge: refusing to serve on {args.host} without CASEBRIDGE_HTTP_TOKEN or OAuth "
+                "(CASEBRIDGE_OAUTH_ISSUER and CASEBRIDGE_RESOURCE_URL); set one, or bind 127.0.0.1.\n"
+            )
+            return 2
         try:  # bound before anything else, so a busy port is one line and no "serving" message
             args.listener = bind(args.host, args.port)
         except PortUnavailable as exc:
@@ -283,12 +280,19 @@ async def _serve_http(
 ) -> None:
     import uvicorn
 
-    from casebridge.server.http_guard import BodyDeadline, HttpLimits, SessionLimits, guarded_protocol
+    from casebridge.server.http_guard import (
+        BearerTokenMiddleware,
+        BodyDeadline,
+        HttpLimits,
+        SessionLimits,
+        guarded_protocol,
+    )
+    from casebridge.server.http_listen import transport_security
     from casebridge.server.oauth import ResourceMetadata
     from casebridge.server.operations import Operations, log_context
 
     limits = HttpLimits.from_settings(settings)
-    security = _transport_security(args.host)
+    security = transport_security(args.host)
     live_sessions = None
     if args.transport == "http":
         app = server.streamable_http_app(
@@ -320,7 +324,12 @@ async def _serve_http(
         timeout_graceful_shutdown=max(1, round(settings.casebridge_shutdown_seconds)),
         log_config=None,  # keep casebridge's own stderr handler (JSON lines when asked)
     )
-    from casebridge.server.http_listen import ENDPOINT_PATHS, TRANSPORT_NAMES, AnnouncingServer, base_url
+    from casebridge.server.http_listen import (
+        ENDPOINT_PATHS,
+        TRANSPORT_NAMES,
+        AnnouncingServer,
+        base_url,
+    )
 
     url = base_url(args.listener) + ENDPOINT_PATHS[args.transport]
     name = TRANSPORT_NAMES[args.transport]
@@ -335,72 +344,9 @@ async def _serve_http(
     await AnnouncingServer(config, args.listener, announce).serve_bound()
 
 
-class BearerTokenMiddleware:
-    """Answers 401 and nothing else to any HTTP request without the configured bearer token."""
-
-    def __init__(self, app: Any, token: str) -> None:
-        self.app = app
-        self._expected = token.encode()
-
-    def _authorized(self, header: bytes) -> bool:
-        scheme, _, credentials = header.partition(b" ")
-        # The scheme is case-insensitive (RFC 9110 §11.1); the token itself is compared in constant time.
-        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self._expected)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            supplied = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not self._authorized(supplied):
-                body = b'{"error": "unauthorized"}'
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"www-authenticate", b'Bearer realm="casebridge"'),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
-
-
 def _log_level(name: str) -> LogLevel:
     upper = name.upper()
     for level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         if upper == level:
             return level
     return "WARNING"
-
-
-def _transport_security(host: str) -> Any:
-    """Host/Origin checks against DNS rebinding for a loopback bind (None elsewhere: a token is required).
-
-    The SDK switches them on by itself only for 127.0.0.1, localhost and ::1; any other loopback
-    address (127.0.0.2, ...) would otherwise be served to a rebinding browser page.
-    """
-    if not _is_loopback(host):
-        return None
-    from mcp.server.transport_security import TransportSecuritySettings
-
-    names = ["127.0.0.1", "localhost", "[::1]"]
-    own = f"[{host}]" if ":" in host else host
-    if own not in names:
-        names.append(own)
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=[f"{name}:*" for name in names],
-        allowed_origins=[f"http://{name}:*" for name in names],
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -1,8 +1,9 @@
-"""Limits that keep slow or greedy HTTP clients from exhausting the server: read timeouts and session caps."""
+"""What guards the HTTP transports: read timeouts and session caps against slow or greedy clients, the bearer token."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 from collections import Counter, defaultdict
@@ -293,3 +294,36 @@ async def _json_response(
         }
     )
     await send({"type": "http.response.body", "body": data})
+
+
+class BearerTokenMiddleware:
+    """Answers 401 and nothing else to any HTTP request without the configured bearer token."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self._expected = token.encode()
+
+    def _authorized(self, header: bytes) -> bool:
+        scheme, _, credentials = header.partition(b" ")
+        # The scheme is case-insensitive (RFC 9110 §11.1); the token itself is compared in constant time.
+        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self._expected)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            supplied = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not self._authorized(supplied):
+                body = b'{"error": "unauthorized"}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"www-authenticate", b'Bearer realm="casebridge"'),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

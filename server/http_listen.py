@@ -1,8 +1,9 @@
-"""The HTTP listening socket, bound before serving so a busy port is one clear error, and the start-up line."""
+"""The HTTP listening socket (bound before serving: a busy port is one clear error), the start-up line, loopback."""
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import socket
 from typing import Any
@@ -13,6 +14,7 @@ log = logging.getLogger("casebridge")
 
 ENDPOINT_PATHS = {"http": "/mcp", "sse": "/sse"}
 TRANSPORT_NAMES = {"http": "Streamable HTTP", "sse": "SSE"}
+LOOPBACK_NAMES = {"localhost"}
 
 
 class PortUnavailable(Exception):
@@ -62,3 +64,33 @@ class AnnouncingServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started and not self.should_exit:
             self._announce()
+
+
+def transport_security(host: str) -> Any:
+    """Host/Origin checks against DNS rebinding for a loopback bind (None elsewhere: a token is required).
+
+    The SDK switches them on by itself only for 127.0.0.1, localhost and ::1; any other loopback
+    address (127.0.0.2, ...) would otherwise be served to a rebinding browser page.
+    """
+    if not is_loopback(host):
+        return None
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    own = f"[{host}]" if ":" in host else host
+    if own not in names:
+        names.append(own)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{name}:*" for name in names],
+        allowed_origins=[f"http://{name}:*" for name in names],
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
